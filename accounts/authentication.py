@@ -1,0 +1,25 @@
+"""The API's only authentication class: simplejwt, refusing suspended users (DESIGN.md §5)."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework_simplejwt import authentication
+from rest_framework_simplejwt.exceptions import AuthenticationFailed
+
+from medappt.context import set_actor
+
+
+class JWTAuthentication(authentication.JWTAuthentication):
+    """Bearer JWT; inactive, suspended or deleted users are 401. One query per request."""
+
+    def get_user(self, validated_token):
+        user = super().get_user(validated_token)
+        if user.suspended_at is not None:
+            raise AuthenticationFailed(_("User is suspended"), code="user_suspended")
+        return user
+
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if result is not None:
+            set_actor(result[0])
+        return result

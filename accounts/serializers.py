@@ -1,0 +1,173 @@
+"""Input validation and output shapes for accounts (no domain writes here)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from accounts.models import E164_VALIDATOR, DoctorProfile, User, validate_timezone
+from medappt.fields import ModelSerializer
+
+
+def _photo_url(user: User) -> str | None:
+    return user.photo.url if user.photo else None
+
+
+# ---------------------------------------------------------------------------
+# Output
+# ---------------------------------------------------------------------------
+class UserSerializer(ModelSerializer):
+    photo_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "email",
+            "first_name",
+            "last_name",
+            "phone",
+            "role",
+            "is_active",
+            "suspended_at",
+            "suspension_reason",
+            "date_joined",
+            "photo_url",
+        ]
+        read_only_fields = fields
+
+    def get_photo_url(self, user: User) -> str | None:
+        return _photo_url(user)
+
+
+class SuspendedUserSerializer(UserSerializer):
+    active_appointments = serializers.SerializerMethodField()
+
+    class Meta(UserSerializer.Meta):
+        fields = [*UserSerializer.Meta.fields, "active_appointments"]
+        read_only_fields = fields
+
+    def get_active_appointments(self, user: User) -> int:
+        return self.context.get("active_appointments", 0)
+
+
+class DoctorSerializer(ModelSerializer):
+    """The public doctor: no email, phone or licence number."""
+
+    id = serializers.IntegerField(source="user_id", read_only=True)
+    first_name = serializers.CharField(source="user.first_name", read_only=True)
+    last_name = serializers.CharField(source="user.last_name", read_only=True)
+    photo_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DoctorProfile
+        fields = [
+            "id",
+            "first_name",
+            "last_name",
+            "specialty",
+            "bio",
+            "location",
+            "timezone",
+            "photo_url",
+        ]
+        read_only_fields = fields
+
+    def get_photo_url(self, profile: DoctorProfile) -> str | None:
+        return _photo_url(profile.user)
+
+
+class DoctorMeSerializer(DoctorSerializer):
+    """The doctor's own profile: the public shape plus the licence number."""
+
+    class Meta(DoctorSerializer.Meta):
+        fields = [*DoctorSerializer.Meta.fields, "license_number"]
+        read_only_fields = fields
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+# ---------------------------------------------------------------------------
+# Input
+# ---------------------------------------------------------------------------
+def _password_field() -> serializers.CharField:
+    return serializers.CharField(
+        max_length=128, write_only=True, trim_whitespace=False, style={"input_type": "password"}
+    )
+
+
+def _phone_field() -> serializers.CharField:
+    return serializers.CharField(
+        max_length=16, required=False, allow_blank=True, validators=[E164_VALIDATOR]
+    )
+
+
+class RegisterInputSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = _password_field()
+    first_name = serializers.CharField(max_length=150)
+    last_name = serializers.CharField(max_length=150)
+    phone = _phone_field()
+
+
+class TokenObtainInputSerializer(serializers.Serializer):
+    # Any string: a malformed address is a failed login (401), not a field error.
+    email = serializers.CharField(max_length=254, trim_whitespace=False)
+    password = _password_field()
+
+
+class RefreshInputSerializer(serializers.Serializer):
+    refresh = serializers.CharField(max_length=4096)
+
+
+class MeUpdateInputSerializer(serializers.Serializer):
+    first_name = serializers.CharField(max_length=150, required=False)
+    last_name = serializers.CharField(max_length=150, required=False)
+    phone = _phone_field()
+
+
+class UserUpdateInputSerializer(MeUpdateInputSerializer):
+    email = serializers.EmailField(max_length=254, required=False)
+
+
+class PasswordChangeInputSerializer(serializers.Serializer):
+    current_password = _password_field()
+    new_password = _password_field()
+
+
+class PasswordResetInputSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class PasswordResetConfirmInputSerializer(serializers.Serializer):
+    uid = serializers.CharField(max_length=64)
+    token = serializers.CharField(max_length=128)
+    new_password = _password_field()
+
+
+class UserCreateInputSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    first_name = serializers.CharField(max_length=150)
+    last_name = serializers.CharField(max_length=150)
+    phone = _phone_field()
+    send_invite = serializers.BooleanField(default=False)
+
+
+class SuspendInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
+
+
+class PromoteInputSerializer(serializers.Serializer):
+    specialty = serializers.CharField(max_length=100)
+    bio = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    license_number = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    location = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    timezone = serializers.CharField(max_length=64, required=False, validators=[validate_timezone])
+
+
+class DoctorMeUpdateInputSerializer(serializers.Serializer):
+    bio = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    location = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    timezone = serializers.CharField(max_length=64, required=False, validators=[validate_timezone])

@@ -1,0 +1,273 @@
+"""Auth, users and doctor directory endpoints: parse, call a service, serialize."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts import selectors, services
+from accounts.filters import DoctorFilter, UserFilter
+from accounts.models import DoctorProfile, User
+from accounts.permissions import (
+    ActionPermissionsMixin,
+    AllowAny,
+    IsAdminRole,
+    IsAuthenticated,
+    IsDoctor,
+    IsStaffRole,
+)
+from accounts.serializers import (
+    DoctorMeSerializer,
+    DoctorMeUpdateInputSerializer,
+    DoctorSerializer,
+    MeUpdateInputSerializer,
+    PasswordChangeInputSerializer,
+    PasswordResetConfirmInputSerializer,
+    PasswordResetInputSerializer,
+    PromoteInputSerializer,
+    RefreshInputSerializer,
+    RegisterInputSerializer,
+    SuspendedUserSerializer,
+    SuspendInputSerializer,
+    TokenObtainInputSerializer,
+    TokenPairSerializer,
+    UserCreateInputSerializer,
+    UserSerializer,
+    UserUpdateInputSerializer,
+)
+from accounts.throttles import (
+    LoginFailureThrottle,
+    LoginRateThrottle,
+    PasswordChangeRateThrottle,
+    PasswordResetEmailRateThrottle,
+    PasswordResetRateThrottle,
+    RegisterRateThrottle,
+)
+from audit.services import audit_record_patient_views
+from medappt.exceptions import Unauthenticated
+from medappt.ordering import MappedOrderingFilter
+
+PASSWORD_RESET_ACCEPTED = {
+    "detail": "If an account exists for this address, a password reset link has been sent."
+}
+
+
+def _valid(serializer_class, request: Request, **kwargs) -> dict:
+    serializer = serializer_class(data=request.data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class AuthViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
+    """Registration, tokens, the caller's own account and passwords."""
+
+    permission_classes_by_action = {
+        "register": AllowAny,
+        "token": AllowAny,
+        "token_refresh": AllowAny,
+        "password_reset": AllowAny,
+        "password_reset_confirm": AllowAny,
+        "logout": IsAuthenticated,
+        "me": IsAuthenticated,
+        "password_change": IsAuthenticated,
+    }
+    throttle_classes_by_action = {
+        "register": [RegisterRateThrottle],
+        "token": [LoginRateThrottle, LoginFailureThrottle],
+        "password_reset": [PasswordResetRateThrottle, PasswordResetEmailRateThrottle],
+        "password_change": [PasswordChangeRateThrottle],
+    }
+    pagination_class = None
+
+    def get_throttles(self):
+        return [throttle() for throttle in self.throttle_classes_by_action.get(self.action, [])]
+
+    @extend_schema(request=RegisterInputSerializer, responses={201: UserSerializer})
+    @action(detail=False, methods=["post"])
+    def register(self, request: Request) -> Response:
+        user = services.user_register(**_valid(RegisterInputSerializer, request))
+        return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=TokenObtainInputSerializer, responses={200: TokenPairSerializer})
+    @action(detail=False, methods=["post"])
+    def token(self, request: Request) -> Response:
+        data = _valid(TokenObtainInputSerializer, request)
+        try:
+            tokens = services.auth_login(email=data["email"], password=data["password"])
+        except Unauthenticated:
+            LoginFailureThrottle().record_failure(request, self)
+            raise
+        return Response(tokens)
+
+    @extend_schema(request=RefreshInputSerializer, responses={200: TokenPairSerializer})
+    @action(detail=False, methods=["post"], url_path="token/refresh")
+    def token_refresh(self, request: Request) -> Response:
+        data = _valid(RefreshInputSerializer, request)
+        return Response(services.token_refresh(refresh=data["refresh"]))
+
+    @extend_schema(request=RefreshInputSerializer, responses={204: None})
+    @action(detail=False, methods=["post"])
+    def logout(self, request: Request) -> Response:
+        data = _valid(RefreshInputSerializer, request)
+        services.auth_logout(user=request.user, refresh=data["refresh"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(methods=["GET"], request=None, responses={200: UserSerializer})
+    @extend_schema(
+        methods=["PATCH"], request=MeUpdateInputSerializer, responses={200: UserSerializer}
+    )
+    @action(detail=False, methods=["get", "patch"])
+    def me(self, request: Request) -> Response:
+        user = request.user
+        if request.method == "PATCH":
+            data = _valid(MeUpdateInputSerializer, request, partial=True)
+            user = services.user_update(actor=request.user, user=user, **data)
+        return Response(UserSerializer(user).data)
+
+    @extend_schema(request=PasswordChangeInputSerializer, responses={204: None})
+    @action(detail=False, methods=["post"], url_path="password/change")
+    def password_change(self, request: Request) -> Response:
+        services.password_change(
+            user=request.user, **_valid(PasswordChangeInputSerializer, request)
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        request=PasswordResetInputSerializer,
+        responses={202: OpenApiResponse(description="Accepted, whether or not the account exists")},
+    )
+    @action(detail=False, methods=["post"], url_path="password/reset")
+    def password_reset(self, request: Request) -> Response:
+        services.password_reset_request(**_valid(PasswordResetInputSerializer, request))
+        return Response(PASSWORD_RESET_ACCEPTED, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=PasswordResetConfirmInputSerializer, responses={204: None})
+    @action(detail=False, methods=["post"], url_path="password/reset/confirm")
+    def password_reset_confirm(self, request: Request) -> Response:
+        services.password_reset_confirm(**_valid(PasswordResetConfirmInputSerializer, request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    create=extend_schema(request=UserCreateInputSerializer, responses={201: UserSerializer}),
+    partial_update=extend_schema(
+        request=UserUpdateInputSerializer, responses={200: UserSerializer}
+    ),
+    destroy=extend_schema(responses={204: None}),
+)
+class UserViewSet(
+    ActionPermissionsMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Clinic user administration: staff read and add patients; admins manage accounts."""
+
+    permission_classes_by_action = {
+        "list": IsStaffRole | IsAdminRole,
+        "retrieve": IsStaffRole | IsAdminRole,
+        "create": IsStaffRole | IsAdminRole,
+        "partial_update": IsAdminRole,
+        "destroy": IsAdminRole,
+        "suspend": IsAdminRole,
+        "reactivate": IsAdminRole,
+        "promote_to_doctor": IsAdminRole,
+    }
+    serializer_class = UserSerializer
+    filterset_class = UserFilter
+    lookup_value_regex = r"[0-9]+"
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.user_list_visible_to(user=self.request.user)
+
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        audit_record_patient_views(patient_ids=[u.pk for u in page if u.role == User.Role.PATIENT])
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def retrieve(self, request: Request, *args, **kwargs) -> Response:
+        user = self.get_object()
+        if user.role == User.Role.PATIENT:
+            audit_record_patient_views(patient_ids=[user.pk])
+        return Response(self.get_serializer(user).data)
+
+    def create(self, request: Request) -> Response:
+        data = _valid(UserCreateInputSerializer, request)
+        user = services.user_create_patient(actor=request.user, **data)
+        return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        user = self.get_object()
+        data = _valid(UserUpdateInputSerializer, request, partial=True)
+        user = services.user_update(actor=request.user, user=user, **data)
+        return Response(UserSerializer(user).data)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.user_deactivate(actor=request.user, user=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=SuspendInputSerializer, responses={200: SuspendedUserSerializer})
+    @action(detail=True, methods=["post"])
+    def suspend(self, request: Request, pk: str) -> Response:
+        data = _valid(SuspendInputSerializer, request)
+        user = services.user_suspend(actor=request.user, user=self.get_object(), **data)
+        return Response(SuspendedUserSerializer(user).data)
+
+    @extend_schema(request=None, responses={200: UserSerializer})
+    @action(detail=True, methods=["post"])
+    def reactivate(self, request: Request, pk: str) -> Response:
+        user = services.user_reactivate(actor=request.user, user=self.get_object())
+        return Response(UserSerializer(user).data)
+
+    @extend_schema(request=PromoteInputSerializer, responses={200: UserSerializer})
+    @action(detail=True, methods=["post"], url_path="promote-to-doctor")
+    def promote_to_doctor(self, request: Request, pk: str) -> Response:
+        data = _valid(PromoteInputSerializer, request)
+        user = services.user_promote_to_doctor(actor=request.user, user=self.get_object(), **data)
+        return Response(UserSerializer(user).data)
+
+
+class DoctorViewSet(ActionPermissionsMixin, viewsets.ReadOnlyModelViewSet):
+    """The public doctor directory, and a doctor's own profile at doctors/me/."""
+
+    permission_classes_by_action = {
+        "list": AllowAny,
+        "retrieve": AllowAny,
+        "me": IsDoctor,
+    }
+    serializer_class = DoctorSerializer
+    filterset_class = DoctorFilter
+    filter_backends = [*viewsets.ReadOnlyModelViewSet.filter_backends, MappedOrderingFilter]
+    ordering_map = {
+        "last_name": ("user__last_name", "user__first_name", "user_id"),
+        "-last_name": ("-user__last_name", "-user__first_name", "-user_id"),
+    }
+    lookup_value_regex = r"[0-9]+"
+
+    def get_queryset(self):
+        return selectors.doctor_list_public()
+
+    @extend_schema(methods=["GET"], request=None, responses={200: DoctorMeSerializer})
+    @extend_schema(
+        methods=["PATCH"],
+        request=DoctorMeUpdateInputSerializer,
+        responses={200: DoctorMeSerializer},
+    )
+    @action(
+        detail=False,
+        methods=["get", "patch"],
+        filter_backends=[],
+        pagination_class=None,
+    )
+    def me(self, request: Request) -> Response:
+        profile = get_object_or_404(DoctorProfile.objects.select_related("user"), user=request.user)
+        if request.method == "PATCH":
+            data = _valid(DoctorMeUpdateInputSerializer, request, partial=True)
+            profile = services.doctor_profile_update(actor=request.user, profile=profile, **data)
+        return Response(DoctorMeSerializer(profile).data)

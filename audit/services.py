@@ -1,0 +1,109 @@
+"""Recording audit events inside the caller's transaction (DESIGN.md §3, §5 Audit)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import models
+
+from audit.models import AuditEvent
+from medappt.context import current_context
+
+# The actor is taken from the request context unless the caller names one (or None).
+FROM_CONTEXT: Any = object()
+
+
+def _target_type(target: models.Model) -> str:
+    return {
+        "user": "user",
+        "doctorprofile": "doctor_profile",
+        "timeblock": "time_block",
+        "appointment": "appointment",
+        "review": "review",
+    }.get(target._meta.model_name, target._meta.model_name)
+
+
+def _actor_fields(actor: Any) -> dict[str, Any]:
+    ctx = current_context()
+    if actor is FROM_CONTEXT:
+        return {
+            "actor_id": ctx.actor_id,
+            "actor_role": ctx.actor_role,
+            "actor_label": ctx.actor_label,
+        }
+    if actor is None:
+        return {"actor_id": None, "actor_role": "system", "actor_label": "system"}
+    return {"actor_id": actor.pk, "actor_role": actor.role, "actor_label": actor.email}
+
+
+def _build_event(
+    *,
+    action: str,
+    target: models.Model | None,
+    target_type: str,
+    target_id: Any,
+    data: dict[str, Any] | None,
+    actor: Any,
+) -> AuditEvent:
+    ctx = current_context()
+    if target is not None:
+        target_type = target_type or _target_type(target)
+        target_id = target.pk if target_id is None else target_id
+    return AuditEvent(
+        action=action,
+        target_type=target_type,
+        target_id="" if target_id is None else str(target_id),
+        ip=ctx.ip,
+        user_agent=ctx.user_agent,
+        request_id=ctx.request_id,
+        data=data or {},
+        **_actor_fields(actor),
+    )
+
+
+def audit_record(
+    *,
+    action: str,
+    target: models.Model | None = None,
+    target_type: str = "",
+    target_id: Any = None,
+    data: dict[str, Any] | None = None,
+    actor: Any = FROM_CONTEXT,
+) -> AuditEvent:
+    """Insert one audit event in the current transaction: it commits or rolls back with it.
+
+    `data` holds ids and changed field names only, never free text or secrets.
+    """
+    event = _build_event(
+        action=action,
+        target=target,
+        target_type=target_type,
+        target_id=target_id,
+        data=data,
+        actor=actor,
+    )
+    event.save()
+    return event
+
+
+def audit_record_patient_views(*, patient_ids: Iterable[int], actor: Any = FROM_CONTEXT) -> None:
+    """One `patient_record.viewed` per distinct patient someone else just read, in one insert."""
+    ctx = current_context()
+    viewer_id = ctx.actor_id if actor is FROM_CONTEXT else getattr(actor, "pk", None)
+    distinct = sorted({pid for pid in patient_ids if pid is not None and pid != viewer_id})
+    if not distinct:
+        return
+    AuditEvent.objects.bulk_create(
+        [
+            _build_event(
+                action="patient_record.viewed",
+                target=None,
+                target_type="user",
+                target_id=pid,
+                data={},
+                actor=actor,
+            )
+            for pid in distinct
+        ]
+    )

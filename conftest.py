@@ -1,0 +1,115 @@
+"""Root fixtures: role users and API clients authenticated with real JWTs."""
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.tests.factories import (
+    AdminFactory,
+    DoctorFactory,
+    PatientFactory,
+    StaffFactory,
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip PostgreSQL-only tests when the suite runs on SQLite."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _fast_and_isolated(settings):
+    """A fast hasher, locmem mail and empty throttle counters for every test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # No collectstatic in tests: the manifest storage of production would have no manifest.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        access = RefreshToken.for_user(user).access_token
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    return client
+
+
+@pytest.fixture
+def patient(db):
+    return PatientFactory()
+
+
+@pytest.fixture
+def other_patient(db):
+    return PatientFactory()
+
+
+@pytest.fixture
+def doctor(db):
+    return DoctorFactory()
+
+
+@pytest.fixture
+def other_doctor(db):
+    return DoctorFactory()
+
+
+@pytest.fixture
+def staff(db):
+    return StaffFactory()
+
+
+@pytest.fixture
+def admin_user(db):
+    return AdminFactory()
+
+
+@pytest.fixture
+def anon_client():
+    return APIClient()
+
+
+@pytest.fixture
+def patient_client(patient):
+    return client_for(patient)
+
+
+@pytest.fixture
+def doctor_client(doctor):
+    return client_for(doctor)
+
+
+@pytest.fixture
+def staff_client(staff):
+    return client_for(staff)
+
+
+@pytest.fixture
+def admin_client(admin_user):
+    return client_for(admin_user)
+
+
+@pytest.fixture
+def role_clients(patient, doctor, staff, admin_user):
+    """One client per role, keyed by the names the permission matrices use."""
+    return {
+        "anon": APIClient(),
+        "patient": client_for(patient),
+        "doctor": client_for(doctor),
+        "staff": client_for(staff),
+        "admin": client_for(admin_user),
+    }

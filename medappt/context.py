@@ -1,0 +1,89 @@
+"""Per-request context (client address, user agent, request id, actor) for audit and logs.
+
+The middleware fills it before the view runs; the API authentication class sets the actor
+once DRF has authenticated, so services never take the request as an argument.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import re
+import uuid
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    ip: str | None = None
+    user_agent: str = ""
+    request_id: str = ""
+    actor_id: int | None = None
+    actor_role: str = ""
+    actor_label: str = ""
+
+
+_current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar(
+    "medappt_request_context",
+    default=RequestContext(),  # noqa: B039 - a frozen dataclass, never mutated
+)
+
+
+def current_context() -> RequestContext:
+    return _current.get()
+
+
+def set_context(context: RequestContext) -> contextvars.Token:
+    return _current.set(context)
+
+
+def reset_context(token: contextvars.Token) -> None:
+    _current.reset(token)
+
+
+def set_actor(user) -> None:
+    """Record the authenticated user as the actor of whatever this request does next."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return
+    _current.set(
+        replace(
+            _current.get(),
+            actor_id=user.pk,
+            actor_role=getattr(user, "role", ""),
+            actor_label=user.email,
+        )
+    )
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client address: REMOTE_ADDR, or the Nth X-Forwarded-For entry from the right.
+
+    With TRUSTED_PROXY_COUNT = N, the last N hops were added by our own proxies, so the Nth
+    address from the right is the one the outermost trusted proxy saw. Anything further left
+    is client-supplied and never trusted.
+    """
+    proxies = settings.TRUSTED_PROXY_COUNT
+    if proxies > 0:
+        forwarded = [
+            part.strip()
+            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+            if part.strip()
+        ]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies][:45]
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def request_id_from(request: HttpRequest) -> str:
+    """Keep a well-formed incoming X-Request-ID; otherwise make a new one."""
+    incoming = request.headers.get("X-Request-ID", "")
+    if REQUEST_ID_PATTERN.fullmatch(incoming):
+        return incoming
+    return uuid.uuid4().hex

@@ -1,0 +1,88 @@
+"""Domain errors and the one exception handler that maps them onto the API contract.
+
+Services raise `Conflict(code, detail)` or Django's `ValidationError`; they never import
+DRF. The handler turns them into 409 `{"detail", "code"}` and 400 field errors, and makes
+every other error a JSON body (DESIGN.md §5 Errors).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+# 409 codes (DESIGN.md §5 Errors). Tests import these.
+SLOT_TAKEN = "slot_taken"
+BLOCK_IN_PAST = "block_in_past"
+BLOCK_TOO_SOON = "block_too_soon"
+BLOCK_WITHDRAWN = "block_withdrawn"
+PATIENT_OVERLAP = "patient_overlap"
+TOO_MANY_ACTIVE = "too_many_active"
+BLOCK_OVERLAP = "block_overlap"
+ILLEGAL_TRANSITION = "illegal_transition"
+CANCELLATION_TOO_LATE = "cancellation_too_late"
+NOT_STARTED = "not_started"
+BLOCK_HAS_APPOINTMENT = "block_has_appointment"
+DOCTOR_UNAVAILABLE = "doctor_unavailable"
+ALREADY_DOCTOR = "already_doctor"
+NOT_A_PATIENT = "not_a_patient"
+ALREADY_SUSPENDED = "already_suspended"
+NOT_SUSPENDED = "not_suspended"
+CANNOT_TARGET_SELF = "cannot_target_self"
+NOT_COMPLETED = "not_completed"
+ALREADY_REVIEWED = "already_reviewed"
+OWN_REVIEW = "own_review"
+REVIEW_LOCKED = "review_locked"
+
+
+class Conflict(Exception):
+    """The request conflicts with the current state or a rule about the caller (409)."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+class Unauthenticated(Exception):
+    """Credentials or a token were refused (401). The message never says which part failed."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def _validation_error_body(error: DjangoValidationError) -> Any:
+    if hasattr(error, "error_dict"):
+        return {
+            field if field != "__all__" else "non_field_errors": list(messages)
+            for field, messages in error.message_dict.items()
+        }
+    return {"non_field_errors": error.messages}
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """Map domain and framework errors onto the JSON error contract."""
+    if isinstance(exc, Conflict):
+        return Response({"detail": exc.detail, "code": exc.code}, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, Unauthenticated):
+        response = drf_exception_handler(exceptions.AuthenticationFailed(exc.detail), context)
+        response["WWW-Authenticate"] = 'Bearer realm="api"'
+        return response
+    if isinstance(exc, DjangoValidationError):
+        return Response(_validation_error_body(exc), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    return drf_exception_handler(exc, context)
+
+
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """JSON 404 for any path under /api/ that no route matches."""
+    return JsonResponse({"detail": "Not found."}, status=404)

@@ -1,0 +1,1 @@
+"""Scheduling models arrive with the scheduling issue."""
