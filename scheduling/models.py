@@ -1,1 +1,127 @@
-"""Scheduling models arrive with the scheduling issue."""
+"""Time blocks doctors publish and the appointments patients book in them (DESIGN.md §3, §4).
+
+The database holds the invariants: a block ends after it starts; one unwithdrawn block per
+doctor and start; at most one active appointment per block. On PostgreSQL, exclusion
+constraints (migration 0002) also forbid overlapping blocks of one doctor and overlapping
+active appointments of one patient.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+ACTIVE_STATUSES = ("pending", "confirmed")
+
+
+class TimeBlock(models.Model):
+    doctor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="time_blocks"
+    )
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["start", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end__gt=F("start")), name="time_block_end_after_start"
+            ),
+            # Also the index behind a doctor's availability and block list (start-ordered).
+            models.UniqueConstraint(
+                fields=["doctor", "start"],
+                condition=Q(withdrawn_at__isnull=True),
+                name="time_block_doctor_start_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["start", "id"],
+                condition=Q(withdrawn_at__isnull=True),
+                name="time_block_start_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Block {self.pk} of doctor {self.doctor_id} at {self.start:%Y-%m-%d %H:%M}Z"
+
+    @property
+    def is_withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
+
+
+class Appointment(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        CONFIRMED = "confirmed", "Confirmed"
+        CANCELLED = "cancelled", "Cancelled"
+        COMPLETED = "completed", "Completed"
+        NO_SHOW = "no_show", "No-show"
+
+    patient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="appointments"
+    )
+    doctor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="doctor_appointments"
+    )
+    time_block = models.ForeignKey(TimeBlock, on_delete=models.PROTECT, related_name="appointments")
+    # Copied from the block, so overlap rules and date queries need no join.
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    reason = models.TextField(max_length=1000, blank=True)
+    notes = models.TextField(max_length=5000, blank=True)
+    cancellation_reason = models.CharField(max_length=500, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    rescheduled_from = models.ForeignKey(
+        TimeBlock, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    reminder_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["start", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end__gt=F("start")), name="appointment_end_after_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=["pending", "confirmed", "cancelled", "completed", "no_show"]
+                ),
+                name="appointment_status_valid",
+            ),
+            # A cancelled slot can be booked again; an active one cannot.
+            models.UniqueConstraint(
+                fields=["time_block"],
+                condition=Q(status__in=ACTIVE_STATUSES),
+                name="appointment_one_active_per_block",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["patient", "start", "id"], name="appointment_patient_start_idx"),
+            models.Index(fields=["doctor", "start", "id"], name="appointment_doctor_start_idx"),
+            models.Index(fields=["start", "id"], name="appointment_start_idx"),
+            models.Index(fields=["status", "start"], name="appointment_status_start_idx"),
+            models.Index(fields=["created_at", "id"], name="appointment_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Appointment {self.pk} ({self.status}) at {self.start:%Y-%m-%d %H:%M}Z"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES

@@ -1,0 +1,85 @@
+"""Query-parameter filters shared by the apps: datetimes must carry an offset."""
+
+from __future__ import annotations
+
+import datetime
+
+import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+# Database ids are 64-bit: longer digit strings cannot name a row (and would overflow).
+ID_REGEX = r"[0-9]{1,18}"
+MAX_ID = 2**63 - 1
+
+NAIVE_MESSAGE = "Datetime must include a UTC offset, e.g. 2030-01-31T09:00:00Z (send + as %2B)."
+
+
+class AwareDateTimeField(forms.Field):
+    """ISO 8601 with an offset; a naive or malformed value is a 400 naming the parameter."""
+
+    def to_python(self, value: str | None) -> datetime.datetime | None:
+        if value in (None, ""):
+            return None
+        try:
+            parsed = parse_datetime(value.strip())
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            raise ValidationError("Enter a valid ISO 8601 datetime.", code="invalid")
+        if parsed.tzinfo is None:
+            raise ValidationError(NAIVE_MESSAGE, code="naive")
+        try:
+            return parsed.astimezone(datetime.UTC)
+        except OverflowError as error:
+            raise ValidationError("Datetime out of range.", code="invalid") from error
+
+
+class AwareDateTimeFilter(django_filters.Filter):
+    field_class = AwareDateTimeField
+
+
+class CommaSeparatedChoiceFilter(django_filters.BaseInFilter, django_filters.ChoiceFilter):
+    """`?status=pending,confirmed`: every item must be a valid choice."""
+
+
+class IdFilter(django_filters.NumberFilter):
+    """A positive integer id; anything else is a 400 naming the parameter."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+def parse_window(
+    params,
+    *,
+    from_key: str = "from",
+    to_key: str = "to",
+    default_days: int = 14,
+    max_days: int = 62,
+) -> tuple[datetime.datetime, datetime.datetime]:
+    """A `[from, to)` window from query parameters: defaults now → +default_days.
+
+    A malformed or naive value, `from` after `to`, or a span over max_days is a
+    ValidationError keyed by the parameter.
+    """
+    field = AwareDateTimeField(required=False)
+    values = {}
+    for key in (from_key, to_key):
+        try:
+            values[key] = field.clean(params.get(key))
+        except ValidationError as error:
+            raise ValidationError({key: error.messages}) from error
+    start = values[from_key] or timezone.now()
+    end = values[to_key] or start + datetime.timedelta(days=default_days)
+    if start > end:
+        raise ValidationError({from_key: [f"Must not be after {to_key}."]})
+    if end - start > datetime.timedelta(days=max_days):
+        raise ValidationError({to_key: [f"The range spans at most {max_days} days."]})
+    return start, end

@@ -1,0 +1,80 @@
+"""Reads of scheduling that carry rules: who sees which blocks and appointments."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.conf import settings
+from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
+
+from accounts.models import User
+from scheduling.models import ACTIVE_STATUSES, Appointment, TimeBlock
+
+STAFF_ROLES = (User.Role.STAFF, User.Role.ADMIN)
+
+
+def _has_active_appointment() -> Exists:
+    return Exists(Appointment.objects.filter(time_block=OuterRef("pk"), status__in=ACTIVE_STATUSES))
+
+
+def time_block_list_visible_to(*, user: User) -> QuerySet[TimeBlock]:
+    """A doctor's own unwithdrawn blocks; staff and admins see every doctor's."""
+    blocks = TimeBlock.objects.filter(withdrawn_at__isnull=True).annotate(
+        is_booked=_has_active_appointment()
+    )
+    role = getattr(user, "role", None)
+    if role in STAFF_ROLES:
+        return blocks.order_by("start", "id")
+    if role == User.Role.DOCTOR:
+        return blocks.filter(doctor=user).order_by("start", "id")
+    return blocks.none()
+
+
+def booking_opens_at(now: datetime.datetime | None = None) -> datetime.datetime:
+    """The earliest start a block may have to be booked now (the lead time)."""
+    now = now or timezone.now()
+    return now + datetime.timedelta(minutes=settings.BOOKING_MIN_LEAD_MINUTES)
+
+
+def time_block_list_free(
+    *, doctor_id: int, start: datetime.datetime, end: datetime.datetime
+) -> QuerySet[TimeBlock]:
+    """Free, unwithdrawn blocks of a doctor starting in [start, end), not before the lead time."""
+    return (
+        TimeBlock.objects.filter(
+            doctor_id=doctor_id,
+            withdrawn_at__isnull=True,
+            start__gte=max(start, booking_opens_at()),
+            start__lt=end,
+        )
+        .exclude(_has_active_appointment())
+        .order_by("start", "id")
+    )
+
+
+def doctors_with_free_blocks(*, start: datetime.datetime, end: datetime.datetime) -> Exists:
+    """An Exists() for the doctor directory: the doctor has a free block starting in range."""
+    return Exists(
+        TimeBlock.objects.filter(
+            doctor_id=OuterRef("user_id"),
+            withdrawn_at__isnull=True,
+            start__gte=max(start, booking_opens_at()),
+            start__lt=end,
+        ).exclude(_has_active_appointment())
+    )
+
+
+def appointment_list_visible_to(*, user: User) -> QuerySet[Appointment]:
+    """A patient's own, a doctor's own; staff and admins see every appointment."""
+    appointments = Appointment.objects.select_related(
+        "patient", "doctor", "doctor__doctor_profile"
+    ).order_by("start", "id")
+    role = getattr(user, "role", None)
+    if role in STAFF_ROLES:
+        return appointments
+    if role == User.Role.DOCTOR:
+        return appointments.filter(doctor=user)
+    if role == User.Role.PATIENT:
+        return appointments.filter(patient=user)
+    return appointments.none()

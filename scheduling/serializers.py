@@ -1,0 +1,153 @@
+"""Input validation and output shapes for time blocks and appointments."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from accounts.models import validate_timezone
+from medappt.fields import ModelSerializer, UTCDateTimeField
+from medappt.filters import MAX_ID
+from scheduling.models import Appointment, TimeBlock
+from scheduling.services import MAX_BULK_DAYS
+
+
+def _id_field(**kwargs) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+# ---------------------------------------------------------------------------
+# Output
+# ---------------------------------------------------------------------------
+class TimeBlockSerializer(ModelSerializer):
+    is_booked = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = TimeBlock
+        fields = ["id", "doctor", "start", "end", "created_at", "is_booked"]
+        read_only_fields = fields
+
+
+class AvailabilitySerializer(ModelSerializer):
+    class Meta:
+        model = TimeBlock
+        fields = ["id", "start", "end"]
+        read_only_fields = fields
+
+
+class BulkResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    total = serializers.IntegerField()
+
+
+class AppointmentSerializer(ModelSerializer):
+    doctor_name = serializers.SerializerMethodField()
+    patient_name = serializers.SerializerMethodField()
+    doctor_location = serializers.SerializerMethodField()
+    doctor_timezone = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Appointment
+        fields = [
+            "id",
+            "patient",
+            "doctor",
+            "time_block",
+            "start",
+            "end",
+            "status",
+            "reason",
+            "notes",
+            "cancellation_reason",
+            "cancelled_by",
+            "rescheduled_from",
+            "doctor_name",
+            "patient_name",
+            "doctor_location",
+            "doctor_timezone",
+            "created_at",
+            "updated_at",
+            "confirmed_at",
+            "cancelled_at",
+            "completed_at",
+        ]
+        read_only_fields = fields
+
+    def get_doctor_name(self, appointment: Appointment) -> str:
+        return appointment.doctor.full_name
+
+    def get_patient_name(self, appointment: Appointment) -> str:
+        return appointment.patient.full_name
+
+    def get_doctor_location(self, appointment: Appointment) -> str:
+        profile = getattr(appointment.doctor, "doctor_profile", None)
+        return profile.location if profile else ""
+
+    def get_doctor_timezone(self, appointment: Appointment) -> str | None:
+        profile = getattr(appointment.doctor, "doctor_profile", None)
+        return profile.timezone if profile else None
+
+
+# ---------------------------------------------------------------------------
+# Input
+# ---------------------------------------------------------------------------
+class TimeBlockCreateInputSerializer(serializers.Serializer):
+    doctor = _id_field(required=False, help_text="Required for staff and admins.")
+    start = UTCDateTimeField()
+    end = UTCDateTimeField()
+
+
+class TimeBlockUpdateInputSerializer(serializers.Serializer):
+    start = UTCDateTimeField(required=False)
+    end = UTCDateTimeField(required=False)
+
+
+class TimeBlockBulkInputSerializer(serializers.Serializer):
+    doctor = _id_field(required=False, help_text="Required for staff and admins.")
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+    weekdays = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=6),
+        allow_empty=False,
+        max_length=7,
+        help_text="0 = Monday … 6 = Sunday.",
+    )
+    start_time = serializers.TimeField(input_formats=["%H:%M"], format="%H:%M")
+    end_time = serializers.TimeField(input_formats=["%H:%M"], format="%H:%M")
+    slot_minutes = serializers.IntegerField(min_value=5, max_value=720)
+    timezone = serializers.CharField(
+        max_length=64,
+        required=False,
+        validators=[validate_timezone],
+        help_text="IANA name; the doctor's timezone by default.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs["end_time"] <= attrs["start_time"]:
+            raise serializers.ValidationError({"end_time": ["Must be after start_time."]})
+        if attrs["date_to"] < attrs["date_from"]:
+            raise serializers.ValidationError({"date_to": ["Must not be before date_from."]})
+        if (attrs["date_to"] - attrs["date_from"]).days > MAX_BULK_DAYS:
+            raise serializers.ValidationError(
+                {"date_to": [f"At most {MAX_BULK_DAYS} days after date_from."]}
+            )
+        return attrs
+
+
+class AppointmentCreateInputSerializer(serializers.Serializer):
+    time_block = _id_field()
+    reason = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+    patient = _id_field(required=False, help_text="Required for staff and admins.")
+
+
+class AppointmentUpdateInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+    notes = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+
+
+class CancelInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class RescheduleInputSerializer(serializers.Serializer):
+    time_block = _id_field()
