@@ -107,3 +107,39 @@ def audit_record_patient_views(*, patient_ids: Iterable[int], actor: Any = FROM_
             for pid in distinct
         ]
     )
+
+
+def field_history_bulk_created(instances: Iterable[models.Model], *, actor: Any = None) -> None:
+    """django-auditlog entries for rows written by bulk_create (which sends no signals)."""
+    from auditlog.cid import get_cid
+    from auditlog.context import auditlog_value
+    from auditlog.diff import model_instance_diff
+    from auditlog.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    instances = list(instances)
+    if not instances:
+        return
+    try:
+        request_data = auditlog_value.get()
+    except LookupError:
+        request_data = {}
+    actor = actor or request_data.get("actor")
+    content_type = ContentType.objects.get_for_model(instances[0])
+    LogEntry.objects.bulk_create(
+        [
+            LogEntry(
+                content_type=content_type,
+                object_pk=str(instance.pk),
+                object_id=instance.pk,
+                object_repr=str(instance),
+                action=LogEntry.Action.CREATE,
+                changes=model_instance_diff(None, instance),
+                actor=actor,
+                actor_email=getattr(actor, "email", None),
+                remote_addr=current_context().ip,
+                cid=get_cid(),
+            )
+            for instance in instances
+        ]
+    )

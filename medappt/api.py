@@ -1,15 +1,16 @@
 """The one API router: the whole `/api/v1/` surface on one screen."""
 
-from rest_framework.routers import DefaultRouter
+from rest_framework.routers import SimpleRouter
 
 from accounts.views import AuthViewSet, DoctorViewSet, UserViewSet
+from audit.views import AccessLogViewSet, AuditEventViewSet, FieldChangeViewSet
 from medappt.filters import ID_REGEX
 from scheduling.views import AppointmentViewSet, AvailabilityViewSet, TimeBlockViewSet
 
-router = DefaultRouter(trailing_slash=True)
-router.include_root_view = False
+router = SimpleRouter(trailing_slash=True)
 
 router.register("auth", AuthViewSet, basename="auth")
+router.register("auth/me/access-log", AccessLogViewSet, basename="access-log")
 router.register("users", UserViewSet, basename="user")
 router.register("doctors", DoctorViewSet, basename="doctor")
 router.register(
@@ -17,5 +18,7 @@ router.register(
 )
 router.register("time-blocks", TimeBlockViewSet, basename="time-block")
 router.register("appointments", AppointmentViewSet, basename="appointment")
+router.register("audit/events", AuditEventViewSet, basename="audit-event")
+router.register("audit/changes", FieldChangeViewSet, basename="audit-change")
 
 urlpatterns = router.urls
