@@ -1,0 +1,366 @@
+"""Time blocks and appointments in the staff console; every write goes through the services."""
+
+from __future__ import annotations
+
+import datetime
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef
+from django.http import HttpRequest, HttpResponseRedirect
+from django.utils import timezone
+
+from accounts.models import User, validate_timezone
+from audit.services import audit_record_patient_views
+from medappt.exceptions import Conflict
+from scheduling import services
+from scheduling.models import ACTIVE_STATUSES, Appointment, TimeBlock
+
+
+class RuleViolation(Exception):  # noqa: N818 - carries a rule's message back to the view
+    """A service refused the admin's write; shown as an error message, nothing changed."""
+
+
+def _message(error: Exception) -> str:
+    if isinstance(error, Conflict):
+        return error.detail
+    if isinstance(error, ValidationError):
+        return "; ".join(error.messages)
+    return str(error)
+
+
+class ServiceBackedAdmin(admin.ModelAdmin):
+    """Turns a service's refusal inside save/delete into an admin error message, never a 500."""
+
+    def _guarded(self, view, request: HttpRequest, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except RuleViolation as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return self._guarded(super().add_view, request, form_url, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return self._guarded(super().change_view, request, object_id, form_url, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        return self._guarded(super().delete_view, request, object_id, extra_context)
+
+    @staticmethod
+    def call(service, **kwargs):
+        try:
+            return service(**kwargs)
+        except (Conflict, ValidationError) as error:
+            raise RuleViolation(_message(error)) from error
+
+
+# ---------------------------------------------------------------------------
+# Time blocks
+# ---------------------------------------------------------------------------
+WEEKDAY_CHOICES = [
+    (0, "Monday"),
+    (1, "Tuesday"),
+    (2, "Wednesday"),
+    (3, "Thursday"),
+    (4, "Friday"),
+    (5, "Saturday"),
+    (6, "Sunday"),
+]
+
+
+class TimeBlockWeekForm(forms.ModelForm):
+    """Creates a pattern of blocks (by default a working week) through the bulk service."""
+
+    date_from = forms.DateField(initial=lambda: timezone.localdate() + datetime.timedelta(days=1))
+    date_to = forms.DateField(initial=lambda: timezone.localdate() + datetime.timedelta(days=7))
+    weekdays = forms.TypedMultipleChoiceField(
+        choices=WEEKDAY_CHOICES,
+        coerce=int,
+        initial=[0, 1, 2, 3, 4],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    start_time = forms.TimeField(initial=datetime.time(9, 0), input_formats=["%H:%M"])
+    end_time = forms.TimeField(initial=datetime.time(13, 0), input_formats=["%H:%M"])
+    slot_minutes = forms.IntegerField(min_value=5, max_value=720, initial=30)
+    timezone = forms.CharField(
+        required=False,
+        validators=[validate_timezone],
+        help_text="IANA name; empty means the doctor's own timezone.",
+    )
+
+    class Meta:
+        model = TimeBlock
+        fields = ["doctor"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["doctor"].queryset = User.objects.filter(
+            role=User.Role.DOCTOR, is_active=True
+        ).order_by("last_name", "first_name")
+
+
+class TimeBlockChangeForm(forms.ModelForm):
+    class Meta:
+        model = TimeBlock
+        fields = ["start", "end"]
+
+
+@admin.register(TimeBlock)
+class TimeBlockAdmin(ServiceBackedAdmin):
+    list_display = ["id", "doctor", "start", "end", "is_booked", "withdrawn_at"]
+    list_filter = [("doctor", admin.RelatedOnlyFieldListFilter), "start", "withdrawn_at"]
+    search_fields = ["doctor__email", "doctor__last_name", "doctor__first_name"]
+    date_hierarchy = "start"
+    list_select_related = ["doctor"]
+    ordering = ["start", "id"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                booked=Exists(
+                    Appointment.objects.filter(
+                        time_block=OuterRef("pk"), status__in=ACTIVE_STATUSES
+                    )
+                )
+            )
+        )
+
+    @admin.display(boolean=True, description="booked", ordering="booked")
+    def is_booked(self, block: TimeBlock) -> bool:
+        return block.booked
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = TimeBlockChangeForm if obj else TimeBlockWeekForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return [
+                "doctor",
+                "date_from",
+                "date_to",
+                "weekdays",
+                "start_time",
+                "end_time",
+                "slot_minutes",
+                "timezone",
+            ]
+        return ["doctor", "start", "end", "withdrawn_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["doctor", "withdrawn_at"] if obj else []
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change:
+            fresh = TimeBlock.objects.get(pk=obj.pk)
+            updated = self.call(
+                services.time_block_update,
+                actor=request.user,
+                block=fresh,
+                start=form.cleaned_data["start"],
+                end=form.cleaned_data["end"],
+            )
+            obj.start, obj.end = updated.start, updated.end
+            return
+        data = form.cleaned_data
+        result = self.call(
+            services.time_block_bulk_create,
+            actor=request.user,
+            doctor=data["doctor"],
+            date_from=data["date_from"],
+            date_to=data["date_to"],
+            weekdays=data["weekdays"],
+            start_time=data["start_time"],
+            end_time=data["end_time"],
+            slot_minutes=data["slot_minutes"],
+            timezone_name=data.get("timezone") or None,
+        )
+        self._bulk_result = result
+        # The admin wants an object to point at: the doctor's first new block, if any.
+        first = (
+            TimeBlock.objects.filter(doctor=data["doctor"], withdrawn_at__isnull=True)
+            .order_by("-created_at", "start")
+            .first()
+        )
+        obj.pk = first.pk if first else None
+
+    def response_add(self, request, obj, post_url_continue=None):
+        result = self._bulk_result
+        self.message_user(
+            request,
+            f"Created {result.created} blocks ({result.skipped} skipped of {result.total}).",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect("../")
+
+    def log_addition(self, request, obj, message):
+        return None  # the bulk service writes the audit trail
+
+    def delete_model(self, request, obj) -> None:
+        self.call(services.time_block_delete, actor=request.user, block=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for block in queryset:
+            self.call(services.time_block_delete, actor=request.user, block=block)
+
+
+# ---------------------------------------------------------------------------
+# Appointments
+# ---------------------------------------------------------------------------
+class AppointmentActionForm(admin.helpers.ActionForm):
+    reason = forms.CharField(
+        required=False, max_length=500, help_text="Cancellation reason (for cancel)."
+    )
+
+
+class AppointmentBookForm(forms.ModelForm):
+    class Meta:
+        model = Appointment
+        fields = ["patient", "time_block", "reason"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["patient"].queryset = User.objects.filter(role=User.Role.PATIENT)
+        self.fields["time_block"].queryset = TimeBlock.objects.filter(
+            withdrawn_at__isnull=True, start__gt=timezone.now()
+        )
+
+
+class AppointmentNotesForm(forms.ModelForm):
+    class Meta:
+        model = Appointment
+        fields = ["reason", "notes"]
+
+
+@admin.register(Appointment)
+class AppointmentAdmin(ServiceBackedAdmin):
+    list_display = ["id", "start", "doctor", "patient", "status", "created_at"]
+    list_filter = ["status", ("doctor", admin.RelatedOnlyFieldListFilter), "start"]
+    search_fields = [
+        "patient__email",
+        "patient__first_name",
+        "patient__last_name",
+        "doctor__last_name",
+    ]
+    date_hierarchy = "start"
+    list_select_related = ["patient", "doctor"]
+    ordering = ["start", "id"]
+    autocomplete_fields = ["patient", "time_block"]
+    action_form = AppointmentActionForm
+    actions = ["confirm", "cancel", "complete", "no_show"]
+
+    readonly_fields = [
+        "patient",
+        "doctor",
+        "time_block",
+        "start",
+        "end",
+        "status",
+        "cancellation_reason",
+        "cancelled_by",
+        "rescheduled_from",
+        "created_at",
+        "updated_at",
+        "confirmed_at",
+        "cancelled_at",
+        "completed_at",
+        "reminder_sent_at",
+    ]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = AppointmentNotesForm if obj else AppointmentBookForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["patient", "time_block", "reason"]
+        return ["reason", "notes", *self.readonly_fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj else []
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # appointments are never deleted; cancel them
+
+    def has_complete_permission(self, request) -> bool:
+        return request.user.role == User.Role.ADMIN  # completing is the doctor's or an admin's
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change:
+            self.call(
+                services.appointment_update,
+                actor=request.user,
+                appointment=obj,
+                reason=form.cleaned_data.get("reason"),
+                notes=form.cleaned_data.get("notes"),
+            )
+            return
+        booked = self.call(
+            services.appointment_book,
+            actor=request.user,
+            patient=form.cleaned_data["patient"],
+            time_block=form.cleaned_data["time_block"],
+            reason=form.cleaned_data.get("reason", ""),
+        )
+        for model_field in Appointment._meta.concrete_fields:
+            setattr(obj, model_field.attname, getattr(booked, model_field.attname))
+        obj._state.adding = False
+
+    def log_addition(self, request, obj, message):
+        return None  # the booking service writes the audit trail
+
+    def log_change(self, request, obj, message):
+        return None
+
+    # -- reads of patient records are audited, here as in the API ---------------------
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            audit_record_patient_views(
+                patient_ids=[a.patient_id for a in changelist.result_list], actor=request.user
+            )
+        return response
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        original = getattr(response, "context_data", {}).get("original")
+        if request.method == "GET" and original is not None:
+            audit_record_patient_views(patient_ids=[original.patient_id], actor=request.user)
+        return response
+
+    # -- lifecycle actions ---------------------------------------------------------------
+    def _run(self, request, queryset, service, done: str, **kwargs) -> None:
+        succeeded, refused = 0, []
+        for appointment in queryset:
+            try:
+                service(actor=request.user, appointment=appointment, **kwargs)
+                succeeded += 1
+            except (Conflict, ValidationError) as error:
+                refused.append(f"#{appointment.pk}: {_message(error)}")
+        if succeeded:
+            self.message_user(request, f"{succeeded} appointment(s) {done}.", messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, line, messages.ERROR)
+
+    @admin.action(description="Confirm selected appointments", permissions=["change"])
+    def confirm(self, request, queryset) -> None:
+        self._run(request, queryset, services.appointment_confirm, "confirmed")
+
+    @admin.action(description="Cancel selected appointments (with reason)", permissions=["change"])
+    def cancel(self, request, queryset) -> None:
+        reason = request.POST.get("reason", "")[:500]
+        self._run(request, queryset, services.appointment_cancel, "cancelled", reason=reason)
+
+    @admin.action(description="Mark selected appointments completed", permissions=["complete"])
+    def complete(self, request, queryset) -> None:
+        self._run(request, queryset, services.appointment_complete, "completed")
+
+    @admin.action(description="Mark selected appointments as no-show", permissions=["change"])
+    def no_show(self, request, queryset) -> None:
+        self._run(request, queryset, services.appointment_no_show, "marked no-show")
