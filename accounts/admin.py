@@ -4,11 +4,24 @@ Writes go through the same services as the API, so the admin obeys the same rule
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import UserChangeForm
+from django.core.exceptions import ValidationError
 
 from accounts import services
-from accounts.models import DoctorProfile, User
+from accounts.models import DoctorProfile, User, normalize_email, validate_timezone
+from audit.services import audit_record_patient_views
+from medappt.admin_site import ServiceBackedAdmin, rule_message
+from medappt.exceptions import Conflict
+
+
+class UserActionForm(admin.helpers.ActionForm):
+    reason = forms.CharField(required=False, max_length=500, help_text="Suspension reason.")
+    specialty = forms.CharField(required=False, max_length=100, help_text="For promotion.")
+    timezone = forms.CharField(
+        required=False, max_length=64, validators=[validate_timezone], help_text="For promotion."
+    )
 
 
 class PatientCreationForm(forms.ModelForm):
@@ -20,10 +33,19 @@ class PatientCreationForm(forms.ModelForm):
         model = User
         fields = ["email", "first_name", "last_name", "phone"]
 
+    def clean_email(self) -> str:
+        return normalize_email(self.cleaned_data["email"])
+
+
+class UserEditForm(UserChangeForm):
+    def clean_email(self) -> str:
+        return normalize_email(self.cleaned_data["email"])
+
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(ServiceBackedAdmin, DjangoUserAdmin):
     add_form = PatientCreationForm
+    form = UserEditForm
     ordering = ["id"]
     list_display = ["id", "email", "first_name", "last_name", "role", "is_active", "suspended_at"]
     list_filter = ["role", "is_active", "suspended_at"]
@@ -53,6 +75,75 @@ class UserAdmin(DjangoUserAdmin):
         ),
     ]
     filter_horizontal = []
+    action_form = UserActionForm
+    actions = ["suspend", "reactivate", "promote_to_doctor"]
+
+    def has_manage_permission(self, request) -> bool:
+        return request.user.role == User.Role.ADMIN  # front desk never suspends or promotes
+
+    def _run(self, request, queryset, service, done: str, **kwargs) -> None:
+        succeeded, refused = 0, []
+        for user in queryset:
+            try:
+                service(actor=request.user, user=user, **kwargs)
+                succeeded += 1
+            except (Conflict, ValidationError) as error:
+                refused.append(f"{user.email}: {rule_message(error)}")
+        if succeeded:
+            self.message_user(request, f"{succeeded} user(s) {done}.", messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, line, messages.ERROR)
+
+    @admin.action(description="Suspend selected users (with reason)", permissions=["manage"])
+    def suspend(self, request, queryset) -> None:
+        reason = request.POST.get("reason", "").strip()[:500]
+        if not reason:
+            self.message_user(request, "Give a reason to suspend.", messages.ERROR)
+            return
+        self._run(request, queryset, services.user_suspend, "suspended", reason=reason)
+
+    @admin.action(description="Reactivate selected users", permissions=["manage"])
+    def reactivate(self, request, queryset) -> None:
+        self._run(request, queryset, services.user_reactivate, "reactivated")
+
+    @admin.action(description="Promote selected patients to doctor", permissions=["manage"])
+    def promote_to_doctor(self, request, queryset) -> None:
+        specialty = request.POST.get("specialty", "").strip()[:100]
+        zone = request.POST.get("timezone", "").strip() or None
+        if not specialty:
+            self.message_user(request, "Give the specialty to promote.", messages.ERROR)
+            return
+        try:
+            if zone:
+                validate_timezone(zone)
+        except ValidationError as error:
+            self.message_user(request, "; ".join(error.messages), messages.ERROR)
+            return
+        self._run(
+            request,
+            queryset,
+            services.user_promote_to_doctor,
+            "promoted to doctor",
+            specialty=specialty,
+            timezone=zone,
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            audit_record_patient_views(
+                patient_ids=[u.pk for u in changelist.result_list if u.role == User.Role.PATIENT],
+                actor=request.user,
+            )
+        return response
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        original = getattr(response, "context_data", {}).get("original")
+        if request.method == "GET" and original is not None and original.role == User.Role.PATIENT:
+            audit_record_patient_views(patient_ids=[original.pk], actor=request.user)
+        return response
 
     def save_model(self, request, obj, form, change) -> None:
         if change:
@@ -61,9 +152,10 @@ class UserAdmin(DjangoUserAdmin):
                 for name in form.changed_data
                 if name in ("email", "first_name", "last_name", "phone")
             }
-            services.user_update(actor=request.user, user=obj, **fields)
+            self.call(services.user_update, actor=request.user, user=obj, **fields)
             return
-        created = services.user_create_patient(
+        created = self.call(
+            services.user_create_patient,
             actor=request.user,
             email=form.cleaned_data["email"],
             first_name=form.cleaned_data["first_name"],
@@ -76,7 +168,7 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(DoctorProfile)
-class DoctorProfileAdmin(admin.ModelAdmin):
+class DoctorProfileAdmin(ServiceBackedAdmin, admin.ModelAdmin):
     list_display = ["user", "specialty", "location", "timezone"]
     list_filter = ["specialty", "timezone"]
     search_fields = ["user__email", "user__first_name", "user__last_name", "specialty"]
@@ -90,4 +182,4 @@ class DoctorProfileAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change) -> None:
         fields = {name: form.cleaned_data[name] for name in form.changed_data}
         profile = DoctorProfile.objects.get(pk=obj.pk)
-        services.doctor_profile_update(actor=request.user, profile=profile, **fields)
+        self.call(services.doctor_profile_update, actor=request.user, profile=profile, **fields)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
-from django.contrib.admin.apps import AdminConfig
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponseRedirect
+
+from medappt.exceptions import Conflict
 
 
 class ClinicAdminSite(admin.AdminSite):
@@ -21,5 +24,40 @@ class ClinicAdminSite(admin.AdminSite):
         return super().index(request, context)
 
 
-class ClinicAdminConfig(AdminConfig):
-    default_site = "medappt.admin_site.ClinicAdminSite"
+class RuleViolation(Exception):
+    """A service refused the admin's write; shown as an error message, nothing changed."""
+
+
+def rule_message(error: Exception) -> str:
+    if isinstance(error, Conflict):
+        return error.detail
+    if isinstance(error, ValidationError):
+        return "; ".join(error.messages)
+    return str(error)
+
+
+class ServiceBackedAdmin:
+    """Turns a service's refusal inside save/delete into an admin error message, never a 500."""
+
+    def _guarded(self, view, request: HttpRequest, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except RuleViolation as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return self._guarded(super().add_view, request, form_url, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return self._guarded(super().change_view, request, object_id, form_url, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        return self._guarded(super().delete_view, request, object_id, extra_context)
+
+    @staticmethod
+    def call(service, **kwargs):
+        try:
+            return service(**kwargs)
+        except (Conflict, ValidationError) as error:
+            raise RuleViolation(rule_message(error)) from error

@@ -8,54 +8,15 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.utils import timezone
 
 from accounts.models import User, validate_timezone
 from audit.services import audit_record_patient_views
+from medappt.admin_site import ServiceBackedAdmin, rule_message
 from medappt.exceptions import Conflict
 from scheduling import services
 from scheduling.models import ACTIVE_STATUSES, Appointment, TimeBlock
-
-
-class RuleViolation(Exception):  # noqa: N818 - carries a rule's message back to the view
-    """A service refused the admin's write; shown as an error message, nothing changed."""
-
-
-def _message(error: Exception) -> str:
-    if isinstance(error, Conflict):
-        return error.detail
-    if isinstance(error, ValidationError):
-        return "; ".join(error.messages)
-    return str(error)
-
-
-class ServiceBackedAdmin(admin.ModelAdmin):
-    """Turns a service's refusal inside save/delete into an admin error message, never a 500."""
-
-    def _guarded(self, view, request: HttpRequest, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except RuleViolation as error:
-            self.message_user(request, str(error), messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-
-    def add_view(self, request, form_url="", extra_context=None):
-        return self._guarded(super().add_view, request, form_url, extra_context)
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        return self._guarded(super().change_view, request, object_id, form_url, extra_context)
-
-    def delete_view(self, request, object_id, extra_context=None):
-        return self._guarded(super().delete_view, request, object_id, extra_context)
-
-    @staticmethod
-    def call(service, **kwargs):
-        try:
-            return service(**kwargs)
-        except (Conflict, ValidationError) as error:
-            raise RuleViolation(_message(error)) from error
-
 
 # ---------------------------------------------------------------------------
 # Time blocks
@@ -109,7 +70,7 @@ class TimeBlockChangeForm(forms.ModelForm):
 
 
 @admin.register(TimeBlock)
-class TimeBlockAdmin(ServiceBackedAdmin):
+class TimeBlockAdmin(ServiceBackedAdmin, admin.ModelAdmin):
     list_display = ["id", "doctor", "start", "end", "is_booked", "withdrawn_at"]
     list_filter = [("doctor", admin.RelatedOnlyFieldListFilter), "start", "withdrawn_at"]
     search_fields = ["doctor__email", "doctor__last_name", "doctor__first_name"]
@@ -238,7 +199,7 @@ class AppointmentNotesForm(forms.ModelForm):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(ServiceBackedAdmin):
+class AppointmentAdmin(ServiceBackedAdmin, admin.ModelAdmin):
     list_display = ["id", "start", "doctor", "patient", "status", "created_at"]
     list_filter = ["status", ("doctor", admin.RelatedOnlyFieldListFilter), "start"]
     search_fields = [
@@ -342,7 +303,7 @@ class AppointmentAdmin(ServiceBackedAdmin):
                 service(actor=request.user, appointment=appointment, **kwargs)
                 succeeded += 1
             except (Conflict, ValidationError) as error:
-                refused.append(f"#{appointment.pk}: {_message(error)}")
+                refused.append(f"#{appointment.pk}: {rule_message(error)}")
         if succeeded:
             self.message_user(request, f"{succeeded} appointment(s) {done}.", messages.SUCCESS)
         for line in refused:

@@ -1,0 +1,7 @@
+from django.contrib.admin.apps import AdminConfig
+
+
+class ClinicAdminConfig(AdminConfig):
+    """Django's admin app with our site (front-desk home); see medappt/admin_site.py."""
+
+    default_site = "medappt.admin_site.ClinicAdminSite"
