@@ -5,6 +5,7 @@ from rest_framework.routers import SimpleRouter
 from accounts.views import AuthViewSet, DoctorViewSet, UserViewSet
 from audit.views import AccessLogViewSet, AuditEventViewSet, FieldChangeViewSet
 from medappt.filters import ID_REGEX
+from scheduling.review_views import AppointmentReviewViewSet, DoctorReviewViewSet, ReviewViewSet
 from scheduling.views import AppointmentViewSet, AvailabilityViewSet, TimeBlockViewSet
 
 router = SimpleRouter(trailing_slash=True)
@@ -16,8 +17,17 @@ router.register("doctors", DoctorViewSet, basename="doctor")
 router.register(
     rf"doctors/(?P<doctor_id>{ID_REGEX})/availability", AvailabilityViewSet, basename="availability"
 )
+router.register(
+    rf"doctors/(?P<doctor_id>{ID_REGEX})/reviews", DoctorReviewViewSet, basename="doctor-review"
+)
 router.register("time-blocks", TimeBlockViewSet, basename="time-block")
 router.register("appointments", AppointmentViewSet, basename="appointment")
+router.register(
+    rf"appointments/(?P<appointment_id>{ID_REGEX})/review",
+    AppointmentReviewViewSet,
+    basename="appointment-review",
+)
+router.register("reviews", ReviewViewSet, basename="review")
 router.register("audit/events", AuditEventViewSet, basename="audit-event")
 router.register("audit/changes", FieldChangeViewSet, basename="audit-change")
 

@@ -125,3 +125,61 @@ class Appointment(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+
+class Review(models.Model):
+    """A patient's review of one completed visit (DESIGN.md §3, §5 Reviews)."""
+
+    appointment = models.OneToOneField(
+        Appointment, on_delete=models.PROTECT, related_name="review"
+    )
+    # Copied from the appointment so ratings aggregate per doctor without a join.
+    doctor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews_received"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews_written"
+    )
+    rating = models.PositiveSmallIntegerField()
+    comment = models.TextField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    hidden_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating__gte=1) & Q(rating__lte=5), name="review_rating_1_to_5"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["doctor", "-created_at", "id"],
+                condition=Q(hidden_at__isnull=True),
+                name="review_doctor_visible_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Review {self.pk} ({self.rating}/5) of doctor {self.doctor_id}"
+
+
+class ReviewVote(models.Model):
+    """One patient's helpful (+1) or unhelpful (-1) vote on a review."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="votes")
+    voter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="review_votes"
+    )
+    value = models.SmallIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["review", "voter"], name="review_vote_once"),
+            models.CheckConstraint(condition=Q(value__in=[-1, 1]), name="review_vote_value"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Vote {self.value:+d} on review {self.review_id}"

@@ -1,0 +1,193 @@
+"""Reviews of completed visits and helpful votes: services and the reads that carry rules.
+
+Ratings are never stored on the doctor: the directory derives average and count from the
+visible reviews in the same query that lists doctors, so they cannot drift.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import Avg, Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts.models import User
+from audit.services import audit_record
+from medappt.exceptions import (
+    ALREADY_REVIEWED,
+    NOT_COMPLETED,
+    OWN_REVIEW,
+    REVIEW_LOCKED,
+    Conflict,
+)
+from scheduling.models import Appointment, Review, ReviewVote
+
+EDIT_WINDOW = datetime.timedelta(days=7)
+
+
+# ---------------------------------------------------------------------------
+# Services
+# ---------------------------------------------------------------------------
+@transaction.atomic
+def review_create(
+    *, actor: User, appointment: Appointment, rating: int, comment: str = ""
+) -> Review:
+    """The patient reviews their own completed visit, once."""
+    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    if appointment.status != Appointment.Status.COMPLETED:
+        raise Conflict(NOT_COMPLETED, "Only completed appointments can be reviewed.")
+    if Review.objects.filter(appointment=appointment).exists():
+        raise Conflict(ALREADY_REVIEWED, "This appointment has already been reviewed.")
+    try:
+        with transaction.atomic():
+            review = Review.objects.create(
+                appointment=appointment,
+                doctor_id=appointment.doctor_id,
+                author_id=appointment.patient_id,
+                rating=rating,
+                comment=comment,
+            )
+    except IntegrityError as error:
+        raise Conflict(ALREADY_REVIEWED, "This appointment has already been reviewed.") from error
+    audit_record(
+        action="review.created",
+        target=review,
+        actor=actor,
+        data={"appointment": appointment.pk, "doctor": appointment.doctor_id, "rating": rating},
+    )
+    return review
+
+
+def _check_editable(review: Review) -> None:
+    if timezone.now() - review.created_at > EDIT_WINDOW:
+        raise Conflict(REVIEW_LOCKED, "Reviews can be changed for 7 days after writing them.")
+
+
+@transaction.atomic
+def review_update(
+    *, actor: User, review: Review, rating: int | None = None, comment: str | None = None
+) -> Review:
+    """The author changes rating or comment within 7 days of writing the review."""
+    review = Review.objects.select_for_update().get(pk=review.pk)
+    _check_editable(review)
+    changed = []
+    for name, value in (("rating", rating), ("comment", comment)):
+        if value is not None and getattr(review, name) != value:
+            setattr(review, name, value)
+            changed.append(name)
+    if changed:
+        review.save(update_fields=[*changed, "updated_at"])
+        audit_record(action="review.updated", target=review, actor=actor, data={"fields": changed})
+    return review
+
+
+@transaction.atomic
+def review_delete(*, actor: User, review: Review) -> None:
+    """The author removes their review within 7 days of writing it (votes go with it)."""
+    review = Review.objects.select_for_update().get(pk=review.pk)
+    _check_editable(review)
+    audit_record(
+        action="review.deleted",
+        target=review,
+        actor=actor,
+        data={"appointment": review.appointment_id, "doctor": review.doctor_id},
+    )
+    review.delete()
+
+
+@transaction.atomic
+def review_hide(*, actor: User, review: Review) -> Review:
+    """Staff moderation: a hidden review leaves the public list and the average."""
+    review = Review.objects.select_for_update().get(pk=review.pk)
+    if review.hidden_at is None:
+        review.hidden_at = timezone.now()
+        review.save(update_fields=["hidden_at", "updated_at"])
+        audit_record(action="review.hidden", target=review, actor=actor)
+    return review
+
+
+@transaction.atomic
+def review_unhide(*, actor: User, review: Review) -> Review:
+    """Undo a moderation decision."""
+    review = Review.objects.select_for_update().get(pk=review.pk)
+    if review.hidden_at is not None:
+        review.hidden_at = None
+        review.save(update_fields=["hidden_at", "updated_at"])
+        audit_record(action="review.unhidden", target=review, actor=actor)
+    return review
+
+
+@transaction.atomic
+def review_vote(*, actor: User, review: Review, value: int) -> int | None:
+    """Vote +1 or -1; the same value again removes the vote. Returns the caller's vote now."""
+    if review.author_id == actor.pk:
+        raise Conflict(OWN_REVIEW, "You cannot vote on your own review.")
+    existing = ReviewVote.objects.select_for_update().filter(review=review, voter=actor).first()
+    if existing is not None and existing.value == value:
+        existing.delete()
+        my_vote = None
+    elif existing is not None:
+        existing.value = value
+        existing.save(update_fields=["value"])
+        my_vote = value
+    else:
+        try:
+            with transaction.atomic():
+                ReviewVote.objects.create(review=review, voter=actor, value=value)
+        except IntegrityError:  # a concurrent vote of the same voter won: keep theirs
+            pass
+        my_vote = value
+    audit_record(action="review.voted", target=review, actor=actor, data={"value": my_vote})
+    return my_vote
+
+
+# ---------------------------------------------------------------------------
+# Selectors
+# ---------------------------------------------------------------------------
+def _visible_reviews_of(doctor_ref) -> QuerySet[Review]:
+    return Review.objects.filter(doctor_id=doctor_ref, hidden_at__isnull=True)
+
+
+def with_ratings(doctors: QuerySet, *, doctor_field: str = "user_id") -> QuerySet:
+    """Annotate rating_average and rating_count from visible reviews (no stored copy)."""
+    visible = _visible_reviews_of(OuterRef(doctor_field)).order_by().values("doctor_id")
+    return doctors.annotate(
+        rating_average=Subquery(visible.annotate(value=Avg("rating")).values("value")[:1]),
+        rating_count=Coalesce(
+            Subquery(visible.annotate(value=Count("id")).values("value")[:1]),
+            Value(0),
+            output_field=IntegerField(),
+        ),
+    )
+
+
+def review_list_public(*, doctor_id: int, viewer: User | None) -> QuerySet[Review]:
+    """A doctor's visible reviews with helpful counts and the viewer's own vote."""
+    reviews = (
+        _visible_reviews_of(doctor_id)
+        .select_related("author")
+        .annotate(helpful_count=Count("votes", filter=Q(votes__value=1)))
+        .order_by("-created_at", "id")
+    )
+    if viewer is not None and viewer.is_authenticated:
+        reviews = reviews.annotate(
+            my_vote=Subquery(
+                ReviewVote.objects.filter(review=OuterRef("pk"), voter=viewer).values("value")[:1]
+            )
+        )
+    else:
+        reviews = reviews.annotate(my_vote=Value(None, output_field=IntegerField()))
+    return reviews
+
+
+def review_vote_summary(*, review: Review, voter: User) -> dict:
+    helpful = ReviewVote.objects.filter(review=review, value=1).count()
+    mine = ReviewVote.objects.filter(review=review, voter=voter).values_list("value", flat=True)
+    return {"helpful_count": helpful, "my_vote": next(iter(mine), None)}
+
+
+def review_list_visible_to(*, user: User) -> QuerySet[Review]:
+    """Reviews a caller can see: every unhidden one, and their own even when hidden."""
+    return Review.objects.filter(Q(hidden_at__isnull=True) | Q(author=user))
