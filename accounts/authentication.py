@@ -12,6 +12,17 @@ from medappt.context import set_actor
 class JWTAuthentication(authentication.JWTAuthentication):
     """Bearer JWT; inactive, suspended or deleted users are 401. One query per request."""
 
+    def get_raw_token(self, header: bytes) -> bytes | None:
+        # simplejwt ignores a header of another scheme, so the request would run anonymously;
+        # JWT is our only scheme, so any non-empty header that is not "Bearer <token>" is 401.
+        parts = header.split()
+        if parts and parts[0] not in authentication.AUTH_HEADER_TYPE_BYTES:
+            raise AuthenticationFailed(
+                _("Authorization header must be 'Bearer <token>'."),
+                code="bad_authorization_header",
+            )
+        return super().get_raw_token(header)
+
     def get_user(self, validated_token):
         user = super().get_user(validated_token)
         if user.suspended_at is not None:

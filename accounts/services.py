@@ -17,10 +17,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
-from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.exceptions import TokenBackendError, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from accounts.models import DoctorProfile, User, normalize_email
 from audit.services import audit_record
@@ -145,6 +147,13 @@ def token_refresh(*, refresh: str) -> dict[str, str]:
     if user is None or not user.can_sign_in:
         _record_refresh_failure(reason="account", user_id=user_id)
         raise Unauthenticated(BAD_REFRESH)
+    if jwt_settings.CHECK_REVOKE_TOKEN and token.get(
+        jwt_settings.REVOKE_TOKEN_CLAIM
+    ) != get_md5_hash_password(user.password):
+        # A password set outside the services (the admin's password form, `changepassword`)
+        # revokes no refresh token, so the token's password hash must still match.
+        _record_refresh_failure(reason="password_changed", user_id=user_id)
+        raise Unauthenticated(BAD_REFRESH)
     try:
         with transaction.atomic():
             outstanding = OutstandingToken.objects.get(jti=jti)
@@ -169,8 +178,8 @@ def _record_refresh_failure(*, reason: str, user_id: Any = None) -> None:
 def auth_logout(*, user: User, refresh: str) -> None:
     """Blacklist the caller's own refresh token; an already-dead one of theirs is fine."""
     try:
-        payload = jwt_settings.TOKEN_BACKEND.decode(refresh, verify=True)
-    except Exception as error:
+        payload = token_backend.decode(refresh, verify=True)
+    except TokenBackendError as error:
         raise ValidationError({"refresh": ["Token is invalid or expired."]}) from error
     if payload.get(jwt_settings.TOKEN_TYPE_CLAIM) != "refresh" or str(
         payload.get(jwt_settings.USER_ID_CLAIM)

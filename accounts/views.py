@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -50,6 +51,8 @@ from accounts.throttles import (
 from audit.services import audit_record_patient_views
 from medappt.exceptions import Unauthenticated
 from medappt.ordering import MappedOrderingFilter
+
+BIGINT_MAX = 2**63 - 1
 
 PASSWORD_RESET_ACCEPTED = {
     "detail": "If an account exists for this address, a password reset link has been sent."
@@ -215,8 +218,9 @@ class UserViewSet(
     @extend_schema(request=SuspendInputSerializer, responses={200: SuspendedUserSerializer})
     @action(detail=True, methods=["post"])
     def suspend(self, request: Request, pk: str) -> Response:
+        target = self.get_object()  # 404 before 400 (DESIGN.md §5 status precedence)
         data = _valid(SuspendInputSerializer, request)
-        user = services.user_suspend(actor=request.user, user=self.get_object(), **data)
+        user = services.user_suspend(actor=request.user, user=target, **data)
         return Response(SuspendedUserSerializer(user).data)
 
     @extend_schema(request=None, responses={200: UserSerializer})
@@ -228,8 +232,9 @@ class UserViewSet(
     @extend_schema(request=PromoteInputSerializer, responses={200: UserSerializer})
     @action(detail=True, methods=["post"], url_path="promote-to-doctor")
     def promote_to_doctor(self, request: Request, pk: str) -> Response:
+        target = self.get_object()  # 404 before 400 (DESIGN.md §5 status precedence)
         data = _valid(PromoteInputSerializer, request)
-        user = services.user_promote_to_doctor(actor=request.user, user=self.get_object(), **data)
+        user = services.user_promote_to_doctor(actor=request.user, user=target, **data)
         return Response(UserSerializer(user).data)
 
 
@@ -252,6 +257,13 @@ class DoctorViewSet(ActionPermissionsMixin, viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return selectors.doctor_list_public()
+
+    def get_object(self) -> DoctorProfile:
+        # The primary key is the user foreign key, and Django turns an out-of-range integer
+        # into "no match" only for plain integer fields: SQLite would raise OverflowError.
+        if int(self.kwargs[self.lookup_url_kwarg or self.lookup_field]) > BIGINT_MAX:
+            raise Http404
+        return super().get_object()
 
     @extend_schema(methods=["GET"], request=None, responses={200: DoctorMeSerializer})
     @extend_schema(

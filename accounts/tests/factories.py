@@ -2,6 +2,7 @@
 
 import factory
 from django.conf import settings
+from django.utils import timezone
 
 from accounts.models import DoctorProfile, User
 
@@ -68,3 +69,21 @@ class DoctorProfileFactory(factory.django.DjangoModelFactory):
     license_number = factory.Sequence(lambda n: f"LIC-{n:05d}")
     location = "Main clinic"
     timezone = factory.LazyFunction(lambda: settings.TIME_ZONE)
+
+
+class SuspendedPatientFactory(PatientFactory):
+    suspended_at = factory.LazyFunction(timezone.now)
+    suspension_reason = "Repeated no-shows"
+
+
+class InactivePatientFactory(PatientFactory):
+    is_active = False
+
+
+class SuspendedDoctorFactory(DoctorFactory):
+    suspended_at = factory.LazyFunction(timezone.now)
+    suspension_reason = "Licence under review"
+
+
+class InactiveDoctorFactory(DoctorFactory):
+    is_active = False
