@@ -15,8 +15,11 @@ def user_list_visible_to(*, user: User) -> QuerySet[User]:
 
 
 def doctor_list_public() -> QuerySet[DoctorProfile]:
-    """Doctors the public may see: active, unsuspended users with the doctor role."""
-    return (
+    """Doctors the public may see: active, unsuspended users with the doctor role, with their
+    rating derived from visible reviews in the same query."""
+    from scheduling.reviews import with_ratings
+
+    return with_ratings(
         DoctorProfile.objects.select_related("user")
         .filter(
             user__role=User.Role.DOCTOR,
@@ -25,3 +28,10 @@ def doctor_list_public() -> QuerySet[DoctorProfile]:
         )
         .order_by("user__last_name", "user__first_name", "user_id")
     )
+
+
+def doctor_profile_of(*, user: User) -> QuerySet[DoctorProfile]:
+    """The doctor's own profile (whatever their status), with its rating."""
+    from scheduling.reviews import with_ratings
+
+    return with_ratings(DoctorProfile.objects.select_related("user").filter(user=user))

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import PurePath
+
+from django.urls import reverse
 from rest_framework import serializers
 
 from accounts.models import E164_VALIDATOR, DoctorProfile, User, validate_timezone
 from medappt.fields import ModelSerializer
 
 
-def _photo_url(user: User) -> str | None:
-    return user.photo.url if user.photo else None
+def photo_url(user: User) -> str | None:
+    """Photos are served by users/{id}/photo/ (which applies who may see them); the file's
+    random key in `v` changes the URL whenever the photo does."""
+    if not user.photo:
+        return None
+    version = PurePath(user.photo.name).stem
+    return f"{reverse('user-photo-list', kwargs={'user_id': user.pk})}?v={version}"
+
+
+class PhotoUrlSerializer(serializers.Serializer):
+    photo_url = serializers.CharField(allow_null=True)
 
 
 # ---------------------------------------------------------------------------
@@ -36,7 +48,7 @@ class UserSerializer(ModelSerializer):
         read_only_fields = fields
 
     def get_photo_url(self, user: User) -> str | None:
-        return _photo_url(user)
+        return photo_url(user)
 
 
 class SuspendedUserSerializer(UserSerializer):
@@ -57,6 +69,8 @@ class DoctorSerializer(ModelSerializer):
     first_name = serializers.CharField(source="user.first_name", read_only=True)
     last_name = serializers.CharField(source="user.last_name", read_only=True)
     photo_url = serializers.SerializerMethodField()
+    rating_average = serializers.SerializerMethodField()
+    rating_count = serializers.IntegerField(read_only=True, default=0)
 
     class Meta:
         model = DoctorProfile
@@ -69,11 +83,17 @@ class DoctorSerializer(ModelSerializer):
             "location",
             "timezone",
             "photo_url",
+            "rating_average",
+            "rating_count",
         ]
         read_only_fields = fields
 
     def get_photo_url(self, profile: DoctorProfile) -> str | None:
-        return _photo_url(profile.user)
+        return photo_url(profile.user)
+
+    def get_rating_average(self, profile: DoctorProfile) -> float | None:
+        average = getattr(profile, "rating_average", None)
+        return None if average is None else round(float(average), 2)
 
 
 class DoctorMeSerializer(DoctorSerializer):

@@ -36,6 +36,7 @@ from medappt.exceptions import (
     Conflict,
     Unauthenticated,
 )
+from scheduling.services import appointments_cancel_for_deactivated
 
 BAD_CREDENTIALS = "No active account found with the given credentials."
 BAD_REFRESH = "Token is invalid or expired."
@@ -329,7 +330,8 @@ def _lock_user(user: User) -> User:
 
 @transaction.atomic
 def user_deactivate(*, actor: User, user: User) -> User:
-    """Deactivate (never delete) a user: they cannot sign in and their tokens die."""
+    """Deactivate (never delete) a user: they cannot sign in, their tokens die, and their
+    future active appointments are cancelled through the cancel service (with its emails)."""
     if user.pk == actor.pk:
         raise Conflict(CANNOT_TARGET_SELF, "You cannot deactivate your own account.")
     user = _lock_user(user)
@@ -337,7 +339,8 @@ def user_deactivate(*, actor: User, user: User) -> User:
         user.is_active = False
         user.save(update_fields=["is_active"])
     refresh_tokens_revoke(user=user)
-    audit_record(action="user.deactivated", target=user, actor=actor)
+    cancelled = appointments_cancel_for_deactivated(actor=actor, user=user)
+    audit_record(action="user.deactivated", target=user, actor=actor, data={"cancelled": cancelled})
     return user
 
 

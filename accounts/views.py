@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from django.http import Http404
+from django.core.exceptions import ValidationError
+from django.db.models import F
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts import selectors, services
+from accounts import photos, selectors, services
 from accounts.filters import DoctorFilter, UserFilter
-from accounts.models import DoctorProfile, User
+from accounts.models import User
 from accounts.permissions import (
     ActionPermissionsMixin,
     AllowAny,
@@ -21,6 +25,7 @@ from accounts.permissions import (
     IsDoctor,
     IsStaffRole,
 )
+from accounts.photos import can_view_photo
 from accounts.serializers import (
     DoctorMeSerializer,
     DoctorMeUpdateInputSerializer,
@@ -29,6 +34,7 @@ from accounts.serializers import (
     PasswordChangeInputSerializer,
     PasswordResetConfirmInputSerializer,
     PasswordResetInputSerializer,
+    PhotoUrlSerializer,
     PromoteInputSerializer,
     RefreshInputSerializer,
     RegisterInputSerializer,
@@ -39,6 +45,7 @@ from accounts.serializers import (
     UserCreateInputSerializer,
     UserSerializer,
     UserUpdateInputSerializer,
+    photo_url,
 )
 from accounts.throttles import (
     LoginFailureThrottle,
@@ -50,13 +57,37 @@ from accounts.throttles import (
 )
 from audit.services import audit_record_patient_views
 from medappt.exceptions import Unauthenticated
+from medappt.filters import ID_REGEX
 from medappt.ordering import MappedOrderingFilter
-
-BIGINT_MAX = 2**63 - 1
+from scheduling.services import appointment_count_future_active
 
 PASSWORD_RESET_ACCEPTED = {
     "detail": "If an account exists for this address, a password reset link has been sent."
 }
+
+
+PHOTO_UPLOAD_SCHEMA = {
+    "multipart/form-data": {
+        "type": "object",
+        "properties": {"file": {"type": "string", "format": "binary"}},
+        "required": ["file"],
+    }
+}
+
+
+def _photo_response(request: Request, user: User) -> Response:
+    """PUT stores a new photo (200 {photo_url}); DELETE removes it (204)."""
+    if request.method == "DELETE":
+        photos.user_photo_delete(actor=request.user, user=user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+    upload = request.FILES.get("file")
+    if upload is None:
+        raise ValidationError({"file": ["Attach the image as the multipart field 'file'."]})
+    try:
+        user = photos.user_photo_set(actor=request.user, user=user, upload=upload)
+    except photos.PhotoTooLarge as error:
+        return Response({"detail": str(error)}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    return Response(PhotoUrlSerializer({"photo_url": photo_url(user)}).data)
 
 
 def _valid(serializer_class, request: Request, **kwargs) -> dict:
@@ -76,6 +107,7 @@ class AuthViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
         "password_reset_confirm": AllowAny,
         "logout": IsAuthenticated,
         "me": IsAuthenticated,
+        "me_photo": IsAuthenticated,
         "password_change": IsAuthenticated,
     }
     throttle_classes_by_action = {
@@ -131,6 +163,19 @@ class AuthViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
             user = services.user_update(actor=request.user, user=user, **data)
         return Response(UserSerializer(user).data)
 
+    @extend_schema(
+        methods=["PUT"], request=PHOTO_UPLOAD_SCHEMA, responses={200: PhotoUrlSerializer}
+    )
+    @extend_schema(methods=["DELETE"], request=None, responses={204: None})
+    @action(
+        detail=False,
+        methods=["put", "delete"],
+        url_path="me/photo",
+        parser_classes=[MultiPartParser],
+    )
+    def me_photo(self, request: Request) -> Response:
+        return _photo_response(request, request.user)
+
     @extend_schema(request=PasswordChangeInputSerializer, responses={204: None})
     @action(detail=False, methods=["post"], url_path="password/change")
     def password_change(self, request: Request) -> Response:
@@ -182,7 +227,7 @@ class UserViewSet(
     }
     serializer_class = UserSerializer
     filterset_class = UserFilter
-    lookup_value_regex = r"[0-9]+"
+    lookup_value_regex = ID_REGEX
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
@@ -221,7 +266,8 @@ class UserViewSet(
         target = self.get_object()  # 404 before 400 (DESIGN.md §5 status precedence)
         data = _valid(SuspendInputSerializer, request)
         user = services.user_suspend(actor=request.user, user=target, **data)
-        return Response(SuspendedUserSerializer(user).data)
+        kept = appointment_count_future_active(user=user)
+        return Response(SuspendedUserSerializer(user, context={"active_appointments": kept}).data)
 
     @extend_schema(request=None, responses={200: UserSerializer})
     @action(detail=True, methods=["post"])
@@ -238,6 +284,27 @@ class UserViewSet(
         return Response(UserSerializer(user).data)
 
 
+class UserPhotoViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
+    """GET users/{id}/photo/: a doctor's photo to anyone; others' to themself, their doctors
+    and clinic staff (anyone else gets 404: the photo does not exist for them)."""
+
+    permission_classes_by_action = {"list": AllowAny}
+    filter_backends = []
+    pagination_class = None
+
+    @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY})
+    def list(self, request: Request, user_id: str) -> HttpResponse:
+        owner = get_object_or_404(User.objects.filter(is_active=True), pk=user_id)
+        if not owner.photo or not can_view_photo(viewer=request.user, owner=owner):
+            raise Http404
+        with owner.photo.open("rb") as photo:  # a small thumbnail: read it whole
+            response = HttpResponse(photo.read(), content_type="image/jpeg")
+        response["Cache-Control"] = (
+            "public, max-age=86400" if owner.role == User.Role.DOCTOR else "private, no-store"
+        )
+        return response
+
+
 class DoctorViewSet(ActionPermissionsMixin, viewsets.ReadOnlyModelViewSet):
     """The public doctor directory, and a doctor's own profile at doctors/me/."""
 
@@ -245,6 +312,7 @@ class DoctorViewSet(ActionPermissionsMixin, viewsets.ReadOnlyModelViewSet):
         "list": AllowAny,
         "retrieve": AllowAny,
         "me": IsDoctor,
+        "me_photo": IsDoctor,
     }
     serializer_class = DoctorSerializer
     filterset_class = DoctorFilter
@@ -252,18 +320,17 @@ class DoctorViewSet(ActionPermissionsMixin, viewsets.ReadOnlyModelViewSet):
     ordering_map = {
         "last_name": ("user__last_name", "user__first_name", "user_id"),
         "-last_name": ("-user__last_name", "-user__first_name", "-user_id"),
+        "-rating_average": (
+            F("rating_average").desc(nulls_last=True),
+            "user__last_name",
+            "user__first_name",
+            "user_id",
+        ),
     }
-    lookup_value_regex = r"[0-9]+"
+    lookup_value_regex = ID_REGEX
 
     def get_queryset(self):
         return selectors.doctor_list_public()
-
-    def get_object(self) -> DoctorProfile:
-        # The primary key is the user foreign key, and Django turns an out-of-range integer
-        # into "no match" only for plain integer fields: SQLite would raise OverflowError.
-        if int(self.kwargs[self.lookup_url_kwarg or self.lookup_field]) > BIGINT_MAX:
-            raise Http404
-        return super().get_object()
 
     @extend_schema(methods=["GET"], request=None, responses={200: DoctorMeSerializer})
     @extend_schema(
@@ -278,8 +345,25 @@ class DoctorViewSet(ActionPermissionsMixin, viewsets.ReadOnlyModelViewSet):
         pagination_class=None,
     )
     def me(self, request: Request) -> Response:
-        profile = get_object_or_404(DoctorProfile.objects.select_related("user"), user=request.user)
+        profile = get_object_or_404(selectors.doctor_profile_of(user=request.user))
         if request.method == "PATCH":
             data = _valid(DoctorMeUpdateInputSerializer, request, partial=True)
-            profile = services.doctor_profile_update(actor=request.user, profile=profile, **data)
+            services.doctor_profile_update(actor=request.user, profile=profile, **data)
+            profile = selectors.doctor_profile_of(user=request.user).get()
         return Response(DoctorMeSerializer(profile).data)
+
+    @extend_schema(
+        methods=["PUT"], request=PHOTO_UPLOAD_SCHEMA, responses={200: PhotoUrlSerializer}
+    )
+    @extend_schema(methods=["DELETE"], request=None, responses={204: None})
+    @action(
+        detail=False,
+        methods=["put", "delete"],
+        url_path="me/photo",
+        parser_classes=[MultiPartParser],
+        filter_backends=[],
+        pagination_class=None,
+    )
+    def me_photo(self, request: Request) -> Response:
+        """The same stored photo as auth/me/photo/ (one photo per user)."""
+        return _photo_response(request, request.user)

@@ -2,7 +2,7 @@
 
 from rest_framework.routers import SimpleRouter
 
-from accounts.views import AuthViewSet, DoctorViewSet, UserViewSet
+from accounts.views import AuthViewSet, DoctorViewSet, UserPhotoViewSet, UserViewSet
 from audit.views import AccessLogViewSet, AuditEventViewSet, FieldChangeViewSet
 from medappt.filters import ID_REGEX
 from scheduling.review_views import AppointmentReviewViewSet, DoctorReviewViewSet, ReviewViewSet
@@ -13,6 +13,7 @@ router = SimpleRouter(trailing_slash=True)
 router.register("auth", AuthViewSet, basename="auth")
 router.register("auth/me/access-log", AccessLogViewSet, basename="access-log")
 router.register("users", UserViewSet, basename="user")
+router.register(rf"users/(?P<user_id>{ID_REGEX})/photo", UserPhotoViewSet, basename="user-photo")
 router.register("doctors", DoctorViewSet, basename="doctor")
 router.register(
     rf"doctors/(?P<doctor_id>{ID_REGEX})/availability", AvailabilityViewSet, basename="availability"

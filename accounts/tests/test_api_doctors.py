@@ -33,6 +33,8 @@ PUBLIC_FIELDS = {
     "location",
     "timezone",
     "photo_url",
+    "rating_average",
+    "rating_count",
 }
 
 
@@ -112,6 +114,8 @@ def test_public_shape_hides_contact_details_and_uses_the_user_id(anon_client):
         "location": "Princeton",
         "timezone": "America/New_York",
         "photo_url": None,
+        "rating_average": None,
+        "rating_count": 0,
     }
     for secret in (doctor.email, "+15551234567", doctor.doctor_profile.license_number):
         assert secret not in str(body)
