@@ -87,7 +87,8 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS = ["first_name", "last_name"]
+    # Names are optional (blank=True): `createsuperuser --noinput --email` must work alone.
+    REQUIRED_FIELDS: list[str] = []
 
     class Meta:
         ordering = ["id"]

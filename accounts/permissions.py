@@ -60,6 +60,9 @@ class ActionPermissionsMixin:
     permission_classes_by_action: dict = {}
 
     def get_permissions(self):
+        if self._has_no_handler():
+            # Nothing to guard: dispatch answers 405 whoever asks (not a 401/403 role refusal).
+            return []
         action = getattr(self, "action", None) or "metadata"
         permission = self.permission_classes_by_action.get(action)
         if permission is None:
@@ -67,3 +70,10 @@ class ActionPermissionsMixin:
         if permission is AllowAny:
             return [AllowAny()]
         return [IsAuthenticated(), permission()]
+
+    def _has_no_handler(self) -> bool:
+        request = getattr(self, "request", None)
+        if request is None or getattr(self, "action", None) is not None:
+            return False
+        method = request.method.lower()
+        return method not in self.http_method_names or not hasattr(self, method)

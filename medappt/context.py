@@ -7,6 +7,7 @@ once DRF has authenticated, so services never take the request as an argument.
 from __future__ import annotations
 
 import contextvars
+import ipaddress
 import re
 import uuid
 from dataclasses import dataclass, replace
@@ -49,7 +50,11 @@ def reset_context(token: contextvars.Token) -> None:
 
 
 def set_actor(user) -> None:
-    """Record the authenticated user as the actor of whatever this request does next."""
+    """Record the authenticated user as the actor of whatever this request does next.
+
+    django-auditlog's middleware runs before DRF authenticates a JWT, so it saw an anonymous
+    user: its per-request data gets the actor here too, for the field history of this request.
+    """
     if user is None or not getattr(user, "is_authenticated", False):
         return
     _current.set(
@@ -60,6 +65,18 @@ def set_actor(user) -> None:
             actor_label=user.email,
         )
     )
+    _set_auditlog_actor(user)
+
+
+def _set_auditlog_actor(user) -> None:
+    from auditlog.context import auditlog_value
+
+    try:
+        auditlog_data = auditlog_value.get()
+    except LookupError:  # outside a request (commands, tests calling services directly)
+        return
+    if auditlog_data.get("actor") is None:
+        auditlog_data["actor"] = user
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -68,6 +85,9 @@ def client_ip(request: HttpRequest) -> str | None:
     With TRUSTED_PROXY_COUNT = N, the last N hops were added by our own proxies, so the Nth
     address from the right is the one the outermost trusted proxy saw. Anything further left
     is client-supplied and never trusted.
+
+    An entry that is not an IP address (a misconfigured proxy) is never used: it would be
+    stored in audit rows and field history, whose columns only take addresses.
     """
     proxies = settings.TRUSTED_PROXY_COUNT
     if proxies > 0:
@@ -77,8 +97,17 @@ def client_ip(request: HttpRequest) -> str | None:
             if part.strip()
         ]
         if len(forwarded) >= proxies:
-            return forwarded[-proxies][:45]
-    return request.META.get("REMOTE_ADDR") or None
+            address = _ip_or_none(forwarded[-proxies])
+            if address is not None:
+                return address
+    return _ip_or_none(request.META.get("REMOTE_ADDR", ""))
+
+
+def _ip_or_none(value: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return None
 
 
 def request_id_from(request: HttpRequest) -> str:

@@ -39,6 +39,31 @@ ALREADY_REVIEWED = "already_reviewed"
 OWN_REVIEW = "own_review"
 REVIEW_LOCKED = "review_locked"
 
+# Every code a 409 may carry: the OpenAPI Conflict schema enumerates exactly these.
+CONFLICT_CODES = (
+    SLOT_TAKEN,
+    BLOCK_IN_PAST,
+    BLOCK_TOO_SOON,
+    BLOCK_WITHDRAWN,
+    PATIENT_OVERLAP,
+    TOO_MANY_ACTIVE,
+    BLOCK_OVERLAP,
+    ILLEGAL_TRANSITION,
+    CANCELLATION_TOO_LATE,
+    NOT_STARTED,
+    BLOCK_HAS_APPOINTMENT,
+    DOCTOR_UNAVAILABLE,
+    ALREADY_DOCTOR,
+    NOT_A_PATIENT,
+    ALREADY_SUSPENDED,
+    NOT_SUSPENDED,
+    CANNOT_TARGET_SELF,
+    NOT_COMPLETED,
+    ALREADY_REVIEWED,
+    OWN_REVIEW,
+    REVIEW_LOCKED,
+)
+
 
 class Conflict(Exception):
     """The request conflicts with the current state or a rule about the caller (409)."""

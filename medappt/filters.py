@@ -9,12 +9,19 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 # Database ids are 64-bit: longer digit strings cannot name a row (and would overflow).
 ID_REGEX = r"[0-9]{1,18}"
 MAX_ID = 2**63 - 1
 
-NAIVE_MESSAGE = "Datetime must include a UTC offset, e.g. 2030-01-31T09:00:00Z (send + as %2B)."
+# django-filter always %-formats error messages (Django only when params are given), so a
+# literal "%2B" would crash it: the percent sign comes in through params.
+NAIVE_MESSAGE = (
+    "Datetime must include a UTC offset, e.g. 2030-01-31T09:00:00Z (send + as %(plus)s)."
+)
+NAIVE_PARAMS = {"plus": "%2B"}
 
 
 class AwareDateTimeField(forms.Field):
@@ -30,13 +37,15 @@ class AwareDateTimeField(forms.Field):
         if parsed is None:
             raise ValidationError("Enter a valid ISO 8601 datetime.", code="invalid")
         if parsed.tzinfo is None:
-            raise ValidationError(NAIVE_MESSAGE, code="naive")
+            raise ValidationError(NAIVE_MESSAGE, code="naive", params=NAIVE_PARAMS)
         try:
             return parsed.astimezone(datetime.UTC)
         except OverflowError as error:
             raise ValidationError("Datetime out of range.", code="invalid") from error
 
 
+# Typed for the OpenAPI schema: with `method=` there is no model field to infer it from.
+@extend_schema_field(OpenApiTypes.DATETIME)
 class AwareDateTimeFilter(django_filters.Filter):
     field_class = AwareDateTimeField
 
@@ -77,7 +86,12 @@ def parse_window(
         except ValidationError as error:
             raise ValidationError({key: error.messages}) from error
     start = values[from_key] or timezone.now()
-    end = values[to_key] or start + datetime.timedelta(days=default_days)
+    end = values[to_key]
+    if end is None:
+        try:
+            end = start + datetime.timedelta(days=default_days)
+        except OverflowError:  # `from` within default_days of year 9999: up to the end of time
+            end = datetime.datetime.max.replace(tzinfo=datetime.UTC)
     if start > end:
         raise ValidationError({from_key: [f"Must not be after {to_key}."]})
     if end - start > datetime.timedelta(days=max_days):

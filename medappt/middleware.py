@@ -1,4 +1,5 @@
-"""Early middleware: health probes, request context and log line, body-size limit."""
+"""Early middleware: request context and log line, health probes, body-size limit; and
+django-auditlog's middleware taught to use client_ip()."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import logging
 import time
 from collections.abc import Callable
 
+from auditlog.middleware import AuditlogMiddleware as BaseAuditlogMiddleware
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.encoding import escape_uri_path
 
 from medappt import context
 from medappt.health import healthz, readyz
@@ -20,7 +23,10 @@ UPLOAD_PATH_SUFFIXES = ("/photo/",)
 
 
 class HealthCheckMiddleware:
-    """Answer /healthz and /readyz before host validation and the SSL redirect run."""
+    """Answer /healthz and /readyz before host validation and the SSL redirect run.
+
+    It sits after RequestContextMiddleware, so probes too get a request id and a log line.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -57,7 +63,8 @@ class RequestContextMiddleware:
         logger.info(
             "%s %s %s %.1fms request_id=%s",
             request.method,
-            request.path,
+            # Percent-encoded again: a decoded %0A in the path must not forge a second line.
+            escape_uri_path(request.path),
             response.status_code,
             (time.perf_counter() - started) * 1000,
             request_id,
@@ -86,3 +93,23 @@ class BodySizeLimitMiddleware:
                 {"detail": f"Request body too large: at most {limit} bytes."}, status=413
             )
         return self.get_response(request)
+
+
+class AuditlogMiddleware(BaseAuditlogMiddleware):
+    """django-auditlog's middleware, recording the address client_ip() resolves.
+
+    The stock one trusts the leftmost X-Forwarded-For entry, which any client can forge
+    (and which need not even be an address). The actor of an API request is filled in later
+    by the JWT authentication class (medappt.context.set_actor).
+    """
+
+    @staticmethod
+    def _get_remote_addr(request: HttpRequest) -> str | None:
+        if settings.AUDITLOG_DISABLE_REMOTE_ADDR:
+            return None
+        return context.client_ip(request)
+
+    @staticmethod
+    def _get_remote_port(request: HttpRequest) -> int | None:
+        # X-Forwarded-Port is as forgeable as X-Forwarded-For; the port is not kept.
+        return None

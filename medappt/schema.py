@@ -16,13 +16,7 @@ ConflictSerializer = inline_serializer(
     name="Conflict",
     fields={
         "detail": serializers.CharField(),
-        "code": serializers.ChoiceField(
-            choices=sorted(
-                value
-                for name, value in vars(exceptions).items()
-                if name.isupper() and isinstance(value, str)
-            )
-        ),
+        "code": serializers.ChoiceField(choices=sorted(exceptions.CONFLICT_CODES)),
     },
 )
 # 400 bodies are DRF field errors ({"field": ["message"]}) or {"detail": "..."}: any object.

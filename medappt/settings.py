@@ -38,7 +38,7 @@ else:
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "medappt.apps.ClinicAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -58,20 +58,23 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so every response (probes and early refusals too) has a request id and a log line.
+    "medappt.middleware.RequestContextMiddleware",
     # Health probes answer before host checks and the SSL redirect (load balancers).
     "medappt.middleware.HealthCheckMiddleware",
-    "medappt.middleware.RequestContextMiddleware",
+    # Before any middleware that answers on its own, so browsers can read those answers (413).
+    "corsheaders.middleware.CorsMiddleware",
     "medappt.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "auditlog.middleware.AuditlogMiddleware",
+    # django-auditlog's, with the client address from client_ip() (not the forgeable XFF).
+    "medappt.middleware.AuditlogMiddleware",
 ]
 
 ROOT_URLCONF = "medappt.urls"
@@ -284,6 +287,7 @@ CORS_URLS_REGEX = r"^/api/.*$"
 # Audit
 # ---------------------------------------------------------------------------
 AUDITLOG_INCLUDE_ALL_MODELS = False
+AUDITLOG_DISABLE_REMOTE_ADDR = False
 AUDITLOG_MASK_CALLABLE = "audit.masking.mask_fully"
 
 # ---------------------------------------------------------------------------
