@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
 
 from medappt.filters import AwareDateTimeFilter, CommaSeparatedChoiceFilter, IdFilter
 from scheduling.models import Appointment, TimeBlock
@@ -16,9 +18,32 @@ def _start_range() -> dict[str, AwareDateTimeFilter]:
     }
 
 
+class StrictBooleanField(forms.NullBooleanField):
+    """true/false (or 1/0); anything else is a 400 naming the parameter, not "no filter"."""
+
+    # NullBooleanSelect would turn an unknown value into None before to_python sees it.
+    widget = forms.TextInput
+    VALUES = {"true": True, "1": True, "false": False, "0": False}
+
+    def to_python(self, value: str | None) -> bool | None:
+        if value in (None, ""):
+            return None
+        try:
+            return self.VALUES[str(value).strip().lower()]
+        except KeyError:
+            raise ValidationError("Use true or false.", code="invalid") from None
+
+    def validate(self, value: bool | None) -> None:
+        pass
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
 class TimeBlockFilter(django_filters.FilterSet):
     doctor = IdFilter(field_name="doctor_id")
-    is_booked = django_filters.BooleanFilter(field_name="is_booked")
+    is_booked = StrictBooleanFilter(field_name="is_booked")
 
     class Meta:
         model = TimeBlock

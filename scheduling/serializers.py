@@ -139,6 +139,12 @@ class AppointmentCreateInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
     patient = _id_field(required=False, help_text="Required for staff and admins.")
 
+    def __init__(self, *args, names_patient: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not names_patient:
+            # A patient books for themself: their `patient` is ignored, not validated (§5).
+            del self.fields["patient"]
+
 
 class AppointmentUpdateInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=1000, required=False, allow_blank=True)

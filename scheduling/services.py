@@ -12,13 +12,15 @@ import datetime
 import zoneinfo
 from dataclasses import dataclass
 
+from auditlog import receivers as auditlog_receivers
+from auditlog.registry import auditlog
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import User, validate_timezone
 from audit.services import audit_record
 from medappt.exceptions import (
     BLOCK_HAS_APPOINTMENT,
@@ -140,12 +142,12 @@ def _bulk_candidates(
     """
     slot = datetime.timedelta(minutes=slot_minutes)
     candidates: list[tuple[datetime.datetime, datetime.datetime] | None] = []
-    day = date_from
-    while day <= date_to:
+    for offset in range((date_to - date_from).days + 1):
+        day = date_from + datetime.timedelta(days=offset)
         if day.weekday() in weekdays:
             local = datetime.datetime.combine(day, start_time)
             day_end = datetime.datetime.combine(day, end_time)
-            while local + slot <= day_end:
+            while local <= day_end - slot:  # (not local + slot: no overflow on 9999-12-31)
                 aware = local.replace(tzinfo=zone)
                 round_trip = aware.astimezone(datetime.UTC).astimezone(zone)
                 if round_trip.replace(tzinfo=None) != local:
@@ -156,8 +158,24 @@ def _bulk_candidates(
                 if len(candidates) > MAX_BULK_SLOTS:
                     return candidates
                 local += slot
-        day += datetime.timedelta(days=1)
     return candidates
+
+
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    """An IANA zone by name; an unknown name is a 400 on `timezone`, not a crash."""
+    try:
+        validate_timezone(name)
+        return zoneinfo.ZoneInfo(name)
+    except (ValidationError, ValueError, zoneinfo.ZoneInfoNotFoundError) as error:
+        raise ValidationError({"timezone": [f"'{name}' is not a known IANA time zone."]}) from error
+
+
+def _log_field_history_of_created(blocks: list[TimeBlock]) -> None:
+    """bulk_create sends no signals: write django-auditlog's "create" entries explicitly."""
+    if not blocks or not auditlog.contains(TimeBlock):
+        return
+    for block in blocks:
+        auditlog_receivers.log_create(sender=TimeBlock, instance=block, created=True)
 
 
 @transaction.atomic
@@ -186,16 +204,19 @@ def time_block_bulk_create(
     if not 5 <= slot_minutes <= 720:
         raise ValidationError({"slot_minutes": ["Between 5 and 720 minutes."]})
     profile = getattr(doctor, "doctor_profile", None)
-    zone = zoneinfo.ZoneInfo(timezone_name or (profile.timezone if profile else settings.TIME_ZONE))
-    candidates = _bulk_candidates(
-        date_from=date_from,
-        date_to=date_to,
-        weekdays=set(weekdays),
-        start_time=start_time,
-        end_time=end_time,
-        slot_minutes=slot_minutes,
-        zone=zone,
-    )
+    zone = _zone(timezone_name or (profile.timezone if profile else settings.TIME_ZONE))
+    try:
+        candidates = _bulk_candidates(
+            date_from=date_from,
+            date_to=date_to,
+            weekdays=set(weekdays),
+            start_time=start_time,
+            end_time=end_time,
+            slot_minutes=slot_minutes,
+            zone=zone,
+        )
+    except OverflowError as error:  # a slot beyond year 1 or 9999 once converted to UTC
+        raise ValidationError({"non_field_errors": ["The dates are out of range."]}) from error
     if len(candidates) > MAX_BULK_SLOTS:
         raise ValidationError(
             {"non_field_errors": [f"At most {MAX_BULK_SLOTS} slots per call; narrow the range."]}
@@ -222,6 +243,7 @@ def time_block_bulk_create(
             created = TimeBlock.objects.bulk_create(accepted)
     except IntegrityError as error:
         raise _conflict_from_integrity_error(error, BLOCK_OVERLAP) from error
+    _log_field_history_of_created(created)
     result = BulkResult(
         created=len(created), skipped=len(candidates) - len(created), total=len(candidates)
     )
@@ -241,6 +263,7 @@ def time_block_bulk_create(
 
 
 def _lock_block(block: TimeBlock) -> TimeBlock:
+    """The block's row, locked; TimeBlock.DoesNotExist if a concurrent request deleted it."""
     return TimeBlock.objects.select_for_update().get(pk=block.pk)
 
 
@@ -294,12 +317,13 @@ def time_block_delete(*, actor: User, block: TimeBlock) -> str:
     block = _lock_block(block)
     if block.start <= timezone.now():
         raise Conflict(BLOCK_IN_PAST, "Past blocks cannot be removed.")
+    if block.withdrawn_at is not None:  # a concurrent request withdrew it first
+        raise Conflict(BLOCK_WITHDRAWN, "This block has been withdrawn.")
     if block.appointments.filter(status__in=ACTIVE_STATUSES).exists():
         raise Conflict(BLOCK_HAS_APPOINTMENT, "Cancel or move the appointment first.")
     if _block_was_used(block):
-        if block.withdrawn_at is None:
-            block.withdrawn_at = timezone.now()
-            block.save(update_fields=["withdrawn_at"])
+        block.withdrawn_at = timezone.now()
+        block.save(update_fields=["withdrawn_at"])
         audit_record(action="time_block.withdrawn", target=block, actor=actor)
         return "withdrawn"
     audit_record(
@@ -518,10 +542,12 @@ def appointment_reschedule(
     The old block is freed, the new one claimed, the status goes back to pending and the
     reminder is reset. Every booking rule applies to the target block.
     """
-    appointment = _lock_appointment(appointment)
-    _require_status(appointment, *ACTIVE_STATUSES)
+    # Another doctor's block can never be valid: 400 before any state rule's 409 (§5).
+    # An appointment's doctor never changes, so this needs no lock.
     if time_block.doctor_id != appointment.doctor_id:
         raise ValidationError({"time_block": ["Choose a block of the same doctor."]})
+    appointment = _lock_appointment(appointment)
+    _require_status(appointment, *ACTIVE_STATUSES)
     now = timezone.now()
     if _is_patient_actor(actor, appointment) and _inside_notice_window(appointment, now=now):
         raise Conflict(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -145,11 +146,18 @@ class TimeBlockViewSet(
     def partial_update(self, request: Request, pk: str) -> Response:
         block = self.get_object()
         data = _valid(TimeBlockUpdateInputSerializer, request, partial=True)
-        block = services.time_block_update(actor=request.user, block=block, **data)
+        try:
+            block = services.time_block_update(actor=request.user, block=block, **data)
+        except TimeBlock.DoesNotExist as error:  # deleted by a concurrent request meanwhile
+            raise Http404 from error
         return Response(self._reloaded(block))
 
     def destroy(self, request: Request, pk: str) -> Response:
-        services.time_block_delete(actor=request.user, block=self.get_object())
+        block = self.get_object()
+        try:
+            services.time_block_delete(actor=request.user, block=block)
+        except TimeBlock.DoesNotExist as error:  # deleted by a concurrent request meanwhile
+            raise Http404 from error
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -217,7 +225,9 @@ class AppointmentViewSet(
         return [BookingRateThrottle()] if self.action == "create" else []
 
     def _respond(self, appointment: Appointment, code: int = status.HTTP_200_OK) -> Response:
+        """The full appointment after a write: a read of the patient's record like any other."""
         fresh = self.get_queryset().get(pk=appointment.pk)
+        audit_record_patient_views(patient_ids=[fresh.patient_id])
         return Response(AppointmentSerializer(fresh).data, status=code)
 
     def list(self, request: Request) -> Response:
@@ -231,8 +241,9 @@ class AppointmentViewSet(
         return Response(self.get_serializer(appointment).data)
 
     def create(self, request: Request) -> Response:
-        data = _valid(AppointmentCreateInputSerializer, request)
-        if request.user.role in STAFF_ROLES:
+        names_patient = request.user.role in STAFF_ROLES
+        data = _valid(AppointmentCreateInputSerializer, request, names_patient=names_patient)
+        if names_patient:
             if data.get("patient") is None:
                 raise ValidationError({"patient": ["This field is required."]})
             patient = _resolve(User, data["patient"], "patient", "Unknown patient.")

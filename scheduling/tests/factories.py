@@ -15,18 +15,31 @@ def in_days(days: float, hour: int = 10) -> datetime.datetime:
     return moment.replace(hour=hour, minute=0, second=0, microsecond=0)
 
 
+SEQUENCE_WRAP_HOURS = 192
+
+
 class TimeBlockFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = TimeBlock
         skip_postgeneration_save = True
 
     doctor = factory.SubFactory(DoctorFactory)
-    start = factory.Sequence(lambda n: in_days(3) + datetime.timedelta(hours=n))
+    # The sequence counter is shared by every subclass and grows over the whole session:
+    # wrap it, so a default block stays 3 to 11 days ahead (inside the default 14-day
+    # availability window) and a past one stays past. A test making more than
+    # SEQUENCE_WRAP_HOURS blocks for one doctor must give `start` itself.
+    start = factory.Sequence(
+        lambda n: in_days(3) + datetime.timedelta(hours=n % SEQUENCE_WRAP_HOURS)
+    )
     end = factory.LazyAttribute(lambda o: o.start + datetime.timedelta(minutes=30))
 
 
 class PastTimeBlockFactory(TimeBlockFactory):
-    start = factory.Sequence(lambda n: in_days(-3) + datetime.timedelta(hours=n))
+    start = factory.Sequence(lambda n: in_days(-3) + datetime.timedelta(hours=n % 48))
+
+
+class WithdrawnTimeBlockFactory(TimeBlockFactory):
+    withdrawn_at = factory.LazyFunction(timezone.now)
 
 
 class AppointmentFactory(factory.django.DjangoModelFactory):
@@ -69,3 +82,9 @@ class NoShowAppointmentFactory(AppointmentFactory):
     time_block = factory.SubFactory(PastTimeBlockFactory)
     status = Appointment.Status.NO_SHOW
     confirmed_at = factory.LazyFunction(timezone.now)
+
+
+class StartedConfirmedAppointmentFactory(ConfirmedAppointmentFactory):
+    """A confirmed visit whose start has passed: ready to be completed or marked a no-show."""
+
+    time_block = factory.SubFactory(PastTimeBlockFactory)
