@@ -1,0 +1,322 @@
+"""Demo data: a small clinic built through the services, and synthetic load data at scale.
+
+The demo clinic is idempotent: what exists is left alone, so a second run changes nothing.
+Scale data (`--scale N`) is bulk-inserted without signals: being synthetic, it is exempt from
+the audit trail and the field history.
+"""
+
+from __future__ import annotations
+
+import datetime
+import random
+import zoneinfo
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.test.utils import override_settings
+from django.utils import timezone
+
+from accounts.groups import FRONT_DESK_GROUP
+from accounts.models import DoctorProfile, User
+from scheduling import reviews, services
+from scheduling.models import Appointment, Review, TimeBlock
+
+# Demo data only: printed on purpose so people can log in to the demo clinic.
+DEMO_PASSWORD = "medappt-demo-2026"  # noqa: S105
+
+DEMO_DOCTORS = [
+    # email, first, last, specialty, location, timezone
+    ("ana.garcia@demo.medappt", "Ana", "García", "Cardiology", "Madrid Centro", "Europe/Madrid"),
+    ("james.okafor@demo.medappt", "James", "Okafor", "Dermatology", "Brooklyn", "America/New_York"),
+    ("mei.tanaka@demo.medappt", "Mei", "Tanaka", "Pediatrics", "Shibuya", "Asia/Tokyo"),
+    ("lucas.silva@demo.medappt", "Lucas", "Silva", "General practice", "Main clinic", "UTC"),
+]
+DEMO_PATIENTS = [
+    ("paula.patient@demo.medappt", "Paula", "Patient"),
+    ("peter.patient@demo.medappt", "Peter", "Patient"),
+    ("priya.patient@demo.medappt", "Priya", "Patient"),
+    ("omar.patient@demo.medappt", "Omar", "Patient"),
+]
+SPECIALTIES = [
+    "Cardiology",
+    "Dermatology",
+    "Pediatrics",
+    "General practice",
+    "Neurology",
+    "Orthopedics",
+    "Ophthalmology",
+    "Psychiatry",
+]
+ZONES = ["Europe/Madrid", "America/New_York", "Asia/Tokyo", "UTC", "Europe/London"]
+FIRST = ["Ana", "Ben", "Carla", "Dev", "Elif", "Femi", "Gus", "Hana", "Ivan", "Jin", "Kai", "Lea"]
+LAST = ["Alvarez", "Brown", "Chen", "Diaz", "Evans", "Fischer", "Gupta", "Haddad", "Ito", "Jones"]
+
+
+def _user(email: str, first: str, last: str, role: str) -> tuple[User, bool]:
+    user = User.objects.filter(email=email).first()
+    if user is not None:
+        return user, False
+    return User.objects.create_user(
+        email, DEMO_PASSWORD, first_name=first, last_name=last, role=role
+    ), True
+
+
+@transaction.atomic
+def seed_demo_clinic() -> list[tuple[str, str]]:
+    """The demo clinic: people, two weeks of blocks, appointments in every status, reviews."""
+    logins: list[tuple[str, str]] = []
+    admin, _ = _user("admin@demo.medappt", "Ada", "Admin", User.Role.ADMIN)
+    logins.append(("admin", admin.email))
+    desk, _ = _user("desk@demo.medappt", "Frank", "Desk", User.Role.STAFF)
+    desk.groups.add(Group.objects.get(name=FRONT_DESK_GROUP))
+    logins.append(("staff", desk.email))
+    doctors = []
+    for email, first, last, specialty, location, zone in DEMO_DOCTORS:
+        doctor, _ = _user(email, first, last, User.Role.DOCTOR)
+        DoctorProfile.objects.get_or_create(
+            user=doctor,
+            defaults={
+                "specialty": specialty,
+                "location": location,
+                "timezone": zone,
+                "bio": f"{first} {last} practises {specialty.lower()} at {location}.",
+                "license_number": f"DEMO-{doctor.pk:05d}",
+            },
+        )
+        doctors.append(doctor)
+        logins.append(("doctor", doctor.email))
+    patients = []
+    for email, first, last in DEMO_PATIENTS:
+        patient, _ = _user(email, first, last, User.Role.PATIENT)
+        patients.append(patient)
+        logins.append(("patient", patient.email))
+
+    # Demo people get no mail: the services run with a backend that drops it.
+    with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
+        for offset, doctor in enumerate(doctors):
+            if not TimeBlock.objects.filter(doctor=doctor).exists():
+                _seed_doctor_schedule(admin=admin, doctor=doctor, patients=patients, offset=offset)
+    return logins
+
+
+def _seed_doctor_schedule(*, admin: User, doctor: User, patients: list[User], offset: int) -> None:
+    """Two weeks of blocks in the doctor's timezone; one appointment in every status."""
+    today = timezone.localdate()
+    services.time_block_bulk_create(
+        actor=admin,
+        doctor=doctor,
+        date_from=today,
+        date_to=today + datetime.timedelta(days=13),
+        weekdays=[0, 1, 2, 3, 4],
+        start_time=datetime.time(9, 0),
+        end_time=datetime.time(13, 0),
+        slot_minutes=30,
+        timezone_name=doctor.doctor_profile.timezone,
+    )
+    bookable = list(
+        TimeBlock.objects.filter(
+            doctor=doctor, start__gte=timezone.now() + datetime.timedelta(days=2)
+        ).order_by("start")
+    )
+    # Future: pending, confirmed, cancelled (each patient at different times).
+    statuses = ["pending", "confirmed", "cancelled", "pending"]
+    for index, status in enumerate(statuses):
+        block = bookable[(index * 7 + offset * 3) % len(bookable)]
+        patient = patients[(index + offset) % len(patients)]
+        try:
+            appointment = services.appointment_book(
+                actor=admin, patient=patient, time_block=block, reason="Demo visit"
+            )
+        except services.Conflict:
+            continue
+        if status == "confirmed":
+            services.appointment_confirm(actor=doctor, appointment=appointment)
+        elif status == "cancelled":
+            services.appointment_cancel(actor=patient, appointment=appointment, reason="Demo")
+    # Past: completed (with a review), no-show. Past blocks cannot be booked through the
+    # services, so these two visits are written as they would stand after the fact.
+    for days_ago, status in ((7 + offset, "completed"), (14 + offset, "no_show")):
+        start = timezone.now().replace(minute=0, second=0, microsecond=0) - datetime.timedelta(
+            days=days_ago
+        )
+        block = TimeBlock.objects.create(
+            doctor=doctor, start=start, end=start + datetime.timedelta(minutes=30)
+        )
+        patient = patients[(days_ago + offset) % len(patients)]
+        appointment = Appointment.objects.create(
+            patient=patient,
+            doctor=doctor,
+            time_block=block,
+            start=block.start,
+            end=block.end,
+            status=status,
+            reason="Demo visit",
+            confirmed_at=start - datetime.timedelta(days=1),
+            completed_at=block.end if status == "completed" else None,
+        )
+        if status == "completed":
+            reviews.review_create(
+                actor=patient,
+                appointment=appointment,
+                rating=4 + offset % 2,
+                comment="Kind and thorough.",
+            )
+
+
+# ---------------------------------------------------------------------------
+# Scale data
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ScaleResult:
+    doctors: int
+    patients: int
+    blocks: int
+    appointments: int
+
+
+SCALE_EMAIL = "doctor{index:05d}@scale.medappt"
+PATIENTS_PER_DOCTOR = 40
+BATCH = 5000
+
+
+def _working_slots(
+    zone: zoneinfo.ZoneInfo, first_day: datetime.date, days: int
+) -> Iterator[tuple[datetime.datetime, datetime.datetime]]:
+    """Weekday slots, 09:00 to 17:00 local in 30-minute blocks, as UTC instants."""
+    slot = datetime.timedelta(minutes=30)
+    for offset in range(days):
+        day = first_day + datetime.timedelta(days=offset)
+        if day.weekday() >= 5:
+            continue
+        for half_hours in range(16):
+            local = datetime.datetime.combine(day, datetime.time(9)) + half_hours * slot
+            start = local.replace(tzinfo=zone).astimezone(datetime.UTC)
+            yield start, start + slot
+
+
+def seed_scale(
+    *, doctors: int, progress: Callable[[int, int], None] | None = None, seed: int = 42
+) -> ScaleResult:
+    """N doctors with a year of blocks each (half past, half ahead) and realistic visits.
+
+    Past blocks are mostly taken (completed, some no-shows and cancellations); the next
+    weeks are partly booked (pending or confirmed, at most a few per patient); the rest is
+    free. Each doctor has their own patients, so no patient has overlapping active visits.
+    """
+    rng = random.Random(seed)  # noqa: S311 - synthetic data, reproducible on purpose
+    existing = User.objects.filter(email__endswith="@scale.medappt", role=User.Role.DOCTOR).count()
+    password = make_password(DEMO_PASSWORD)
+    now = timezone.now()
+    first_day = timezone.localdate() - datetime.timedelta(days=182)
+    totals = {"doctors": 0, "patients": 0, "blocks": 0, "appointments": 0}
+    for index in range(existing, doctors):
+        with transaction.atomic():
+            _seed_one_scale_doctor(
+                index, rng=rng, password=password, now=now, first_day=first_day, totals=totals
+            )
+        if progress is not None:
+            progress(index + 1, doctors)
+    return ScaleResult(**totals)
+
+
+def _seed_one_scale_doctor(
+    index: int,
+    *,
+    rng: random.Random,
+    password: str,
+    now: datetime.datetime,
+    first_day: datetime.date,
+    totals: dict[str, int],
+) -> None:
+    first, last = rng.choice(FIRST), rng.choice(LAST)
+    doctor = User.objects.create(
+        email=SCALE_EMAIL.format(index=index),
+        first_name=first,
+        last_name=f"{last}-{index}",
+        role=User.Role.DOCTOR,
+        password=password,
+    )
+    zone_name = ZONES[index % len(ZONES)]
+    DoctorProfile.objects.create(
+        user=doctor,
+        specialty=SPECIALTIES[index % len(SPECIALTIES)],
+        location=f"Site {index % 17}",
+        timezone=zone_name,
+        bio="Synthetic load-test doctor.",
+        license_number=f"SCALE-{index:05d}",
+    )
+    patients = User.objects.bulk_create(
+        [
+            User(
+                email=f"patient{index:05d}-{n:03d}@scale.medappt",
+                first_name=rng.choice(FIRST),
+                last_name=rng.choice(LAST),
+                role=User.Role.PATIENT,
+                password=password,
+            )
+            for n in range(PATIENTS_PER_DOCTOR)
+        ]
+    )
+    blocks = TimeBlock.objects.bulk_create(
+        [
+            TimeBlock(doctor=doctor, start=start, end=end)
+            for start, end in _working_slots(zoneinfo.ZoneInfo(zone_name), first_day, 365)
+        ],
+        batch_size=BATCH,
+    )
+    soon = now + datetime.timedelta(weeks=6)
+    active_per_patient = dict.fromkeys(range(PATIENTS_PER_DOCTOR), 0)
+    appointments = []
+    for block in blocks:
+        patient_index = rng.randrange(PATIENTS_PER_DOCTOR)
+        roll = rng.random()
+        if block.start < now:
+            if roll > 0.8:
+                continue
+            status = "completed" if roll < 0.7 else ("no_show" if roll < 0.75 else "cancelled")
+        elif block.start < soon and roll < 0.3:
+            if active_per_patient[patient_index] >= 3:
+                continue
+            active_per_patient[patient_index] += 1
+            status = "confirmed" if roll < 0.2 else "pending"
+        else:
+            continue
+        appointments.append(
+            Appointment(
+                patient=patients[patient_index],
+                doctor=doctor,
+                time_block=block,
+                start=block.start,
+                end=block.end,
+                status=status,
+                reason="Synthetic visit",
+                confirmed_at=block.start - datetime.timedelta(days=2)
+                if status in ("confirmed", "completed", "no_show")
+                else None,
+                completed_at=block.end if status == "completed" else None,
+                cancelled_at=block.start - datetime.timedelta(days=1)
+                if status == "cancelled"
+                else None,
+            )
+        )
+    Appointment.objects.bulk_create(appointments, batch_size=BATCH)
+    completed = [a for a in appointments if a.status == "completed"]
+    Review.objects.bulk_create(
+        [
+            Review(
+                appointment=a,
+                doctor=doctor,
+                author=a.patient,
+                rating=rng.choice([3, 4, 4, 5, 5]),
+                comment="Synthetic review.",
+            )
+            for a in rng.sample(completed, min(len(completed), 30))
+        ]
+    )
+    totals["doctors"] += 1
+    totals["patients"] += len(patients)
+    totals["blocks"] += len(blocks)
+    totals["appointments"] += len(appointments)
