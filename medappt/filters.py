@@ -54,6 +54,7 @@ class CommaSeparatedChoiceFilter(django_filters.BaseInFilter, django_filters.Cho
     """`?status=pending,confirmed`: every item must be a valid choice."""
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class IdFilter(django_filters.NumberFilter):
     """A positive integer id; anything else is a 400 naming the parameter."""
 

@@ -340,10 +340,19 @@ def time_block_delete(*, actor: User, block: TimeBlock) -> str:
 # Booking
 # ---------------------------------------------------------------------------
 def _lock_block_for_booking(block: TimeBlock) -> TimeBlock:
-    """Lock the block row (only it: not the doctor's) so one booking decides at a time."""
-    return (
-        TimeBlock.objects.select_for_update(of=("self",)).select_related("doctor").get(pk=block.pk)
-    )
+    """Lock the block row (only it: not the doctor's) so one booking decides at a time.
+
+    A block deleted since the caller looked it up is an unknown block (400), as if the
+    request had named it after the deletion.
+    """
+    try:
+        return (
+            TimeBlock.objects.select_for_update(of=("self",))
+            .select_related("doctor")
+            .get(pk=block.pk)
+        )
+    except TimeBlock.DoesNotExist as error:
+        raise ValidationError({"time_block": ["Unknown time block."]}) from error
 
 
 def _check_bookable(block: TimeBlock, *, now: datetime.datetime) -> None:
