@@ -12,8 +12,6 @@ import datetime
 import zoneinfo
 from dataclasses import dataclass
 
-from auditlog import receivers as auditlog_receivers
-from auditlog.registry import auditlog
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -21,7 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User, validate_timezone
-from audit.services import audit_record
+from audit.services import audit_record, field_history_bulk_created
 from medappt.exceptions import (
     BLOCK_HAS_APPOINTMENT,
     BLOCK_IN_PAST,
@@ -170,14 +168,6 @@ def _zone(name: str) -> zoneinfo.ZoneInfo:
         raise ValidationError({"timezone": [f"'{name}' is not a known IANA time zone."]}) from error
 
 
-def _log_field_history_of_created(blocks: list[TimeBlock]) -> None:
-    """bulk_create sends no signals: write django-auditlog's "create" entries explicitly."""
-    if not blocks or not auditlog.contains(TimeBlock):
-        return
-    for block in blocks:
-        auditlog_receivers.log_create(sender=TimeBlock, instance=block, created=True)
-
-
 @transaction.atomic
 def time_block_bulk_create(
     *,
@@ -243,7 +233,7 @@ def time_block_bulk_create(
             created = TimeBlock.objects.bulk_create(accepted)
     except IntegrityError as error:
         raise _conflict_from_integrity_error(error, BLOCK_OVERLAP) from error
-    _log_field_history_of_created(created)
+    field_history_bulk_created(created, actor=actor)  # bulk_create sends no signals
     result = BulkResult(
         created=len(created), skipped=len(candidates) - len(created), total=len(candidates)
     )
