@@ -24,16 +24,21 @@ def _target_type(target: models.Model) -> str:
     }.get(target._meta.model_name, target._meta.model_name)
 
 
+SYSTEM_ACTOR: dict[str, Any] = {"actor_id": None, "actor_role": "system", "actor_label": "system"}
+
+
 def _actor_fields(actor: Any) -> dict[str, Any]:
     ctx = current_context()
     if actor is FROM_CONTEXT:
+        if ctx.actor_id is None:  # a command, cron job or other code outside an API request
+            return dict(SYSTEM_ACTOR)
         return {
             "actor_id": ctx.actor_id,
             "actor_role": ctx.actor_role,
             "actor_label": ctx.actor_label,
         }
     if actor is None:
-        return {"actor_id": None, "actor_role": "system", "actor_label": "system"}
+        return dict(SYSTEM_ACTOR)
     return {"actor_id": actor.pk, "actor_role": actor.role, "actor_label": actor.email}
 
 

@@ -28,6 +28,7 @@ from audit.serializers import (
     FieldChangeSerializer,
 )
 from audit.services import audit_record
+from medappt.docs import JSONErrorsMixin
 
 WINDOW_PARAMETERS = [
     OpenApiParameter("from", OpenApiTypes.DATETIME, description="at ≥ this (with offset)."),
@@ -68,7 +69,9 @@ def _csv_rows(events) -> Iterator[str]:
 
 
 @extend_schema(parameters=WINDOW_PARAMETERS)
-class AuditEventViewSet(ActionPermissionsMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+class AuditEventViewSet(
+    JSONErrorsMixin, ActionPermissionsMixin, mixins.ListModelMixin, viewsets.GenericViewSet
+):
     """Every audit event, newest first; admins only."""
 
     permission_classes_by_action = {"list": IsAdminRole, "export": IsAdminRole}

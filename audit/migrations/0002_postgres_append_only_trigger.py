@@ -41,7 +41,9 @@ def _run(statements):
         if schema_editor.connection.vendor != "postgresql":
             return
         for statement in statements:
-            schema_editor.execute(statement)
+            # params=None: the PL/pgSQL bodies use RAISE's own `%` placeholders, which
+            # must not be read as query parameters.
+            schema_editor.execute(statement, params=None)
 
     return run
 

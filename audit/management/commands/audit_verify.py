@@ -22,7 +22,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         expect = None
-        if options.get("expect_head"):
+        # `is not None`: an empty value (say, `--expect-head "$(cat head)"` of a lost file)
+        # is malformed, not a reason to skip the head check.
+        if options.get("expect_head") is not None:
             match = HEAD_PATTERN.match(options["expect_head"].strip())
             if not match:
                 raise CommandError("--expect-head takes SEQ:HASH (a 64-character lower-case hex).")
