@@ -12,16 +12,16 @@ from django.core.exceptions import ValidationError
 from accounts import services
 from accounts.models import DoctorProfile, User, normalize_email, validate_timezone
 from audit.services import audit_record_patient_views
-from medappt.admin_site import ServiceBackedAdmin, rule_message
+from medappt.admin_site import ServiceBackedAdmin, is_autocomplete_for, rule_message
 from medappt.exceptions import Conflict
 
 
 class UserActionForm(admin.helpers.ActionForm):
     reason = forms.CharField(required=False, max_length=500, help_text="Suspension reason.")
     specialty = forms.CharField(required=False, max_length=100, help_text="For promotion.")
-    timezone = forms.CharField(
-        required=False, max_length=64, validators=[validate_timezone], help_text="For promotion."
-    )
+    # No validator here: an invalid action form only says "No action selected.", while the
+    # promote action itself names the unknown zone.
+    timezone = forms.CharField(required=False, max_length=64, help_text="For promotion.")
 
 
 class PatientCreationForm(forms.ModelForm):
@@ -76,10 +76,23 @@ class UserAdmin(ServiceBackedAdmin, DjangoUserAdmin):
     ]
     filter_horizontal = []
     action_form = UserActionForm
-    actions = ["suspend", "reactivate", "promote_to_doctor"]
+    actions = ["suspend", "reactivate", "deactivate", "promote_to_doctor"]
+    # Django's user add page tells you to "enter a username and password" first; ours adds a
+    # patient without a password, on the ordinary form.
+    add_form_template = None
 
     def has_manage_permission(self, request) -> bool:
         return request.user.role == User.Role.ADMIN  # front desk never suspends or promotes
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # users are deactivated (an action), never deleted
+
+    def add_view(self, request, form_url="", extra_context=None):
+        # Django's UserAdmin also demands "change user" to add one, because its add form sets a
+        # password and leads on to the full change form. Ours only creates a patient through
+        # the service (no password, no role), which the front desk may do with "add user".
+        add_view = super(DjangoUserAdmin, self).add_view
+        return self._guarded(add_view, request, form_url, extra_context)
 
     def _run(self, request, queryset, service, done: str, **kwargs) -> None:
         succeeded, refused = 0, []
@@ -106,6 +119,10 @@ class UserAdmin(ServiceBackedAdmin, DjangoUserAdmin):
     def reactivate(self, request, queryset) -> None:
         self._run(request, queryset, services.user_reactivate, "reactivated")
 
+    @admin.action(description="Deactivate selected users", permissions=["manage"])
+    def deactivate(self, request, queryset) -> None:
+        self._run(request, queryset, services.user_deactivate, "deactivated")
+
     @admin.action(description="Promote selected patients to doctor", permissions=["manage"])
     def promote_to_doctor(self, request, queryset) -> None:
         specialty = request.POST.get("specialty", "").strip()[:100]
@@ -127,6 +144,15 @@ class UserAdmin(ServiceBackedAdmin, DjangoUserAdmin):
             specialty=specialty,
             timezone=zone,
         )
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if is_autocomplete_for(request, "appointment", "patient"):
+            # The booking form offers only patients who may book.
+            queryset = queryset.filter(
+                role=User.Role.PATIENT, is_active=True, suspended_at__isnull=True
+            )
+        return queryset, may_have_duplicates
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)
@@ -152,7 +178,10 @@ class UserAdmin(ServiceBackedAdmin, DjangoUserAdmin):
                 for name in form.changed_data
                 if name in ("email", "first_name", "last_name", "phone")
             }
-            self.call(services.user_update, actor=request.user, user=obj, **fields)
+            # The form has already written the new values onto obj: the service must compare
+            # them with the stored row, or it sees no change and saves nothing.
+            stored = User.objects.get(pk=obj.pk)
+            self.call(services.user_update, actor=request.user, user=stored, **fields)
             return
         created = self.call(
             services.user_create_patient,
@@ -178,6 +207,9 @@ class DoctorProfileAdmin(ServiceBackedAdmin, admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         # Doctors are made by promoting a patient (the user action), never added bare.
         return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # a doctor without a profile would vanish from the directory half-made
 
     def save_model(self, request, obj, form, change) -> None:
         fields = {name: form.cleaned_data[name] for name in form.changed_data}

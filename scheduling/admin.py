@@ -6,14 +6,17 @@ import datetime
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected as django_delete_selected
+from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
 from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User, validate_timezone
 from audit.services import audit_record_patient_views
-from medappt.admin_site import ServiceBackedAdmin, rule_message
+from medappt.admin_site import ServiceBackedAdmin, is_autocomplete_for, rule_message
 from medappt.exceptions import Conflict
 from scheduling import services
 from scheduling.models import ACTIVE_STATUSES, Appointment, TimeBlock
@@ -62,6 +65,20 @@ class TimeBlockWeekForm(forms.ModelForm):
             role=User.Role.DOCTOR, is_active=True
         ).order_by("last_name", "first_name")
 
+    def clean(self) -> dict:
+        """The pattern's own rules, shown on the form (the service checks them again)."""
+        data = super().clean()
+        date_from, date_to = data.get("date_from"), data.get("date_to")
+        if date_from and date_to:
+            if date_to < date_from:
+                self.add_error("date_to", "Must not be before the first date.")
+            elif (date_to - date_from).days > services.MAX_BULK_DAYS:
+                self.add_error("date_to", f"At most {services.MAX_BULK_DAYS} days after the first.")
+        start_time, end_time = data.get("start_time"), data.get("end_time")
+        if start_time and end_time and end_time <= start_time:
+            self.add_error("end_time", "Must be after the start time.")
+        return data
+
 
 class TimeBlockChangeForm(forms.ModelForm):
     class Meta:
@@ -77,6 +94,7 @@ class TimeBlockAdmin(ServiceBackedAdmin, admin.ModelAdmin):
     date_hierarchy = "start"
     list_select_related = ["doctor"]
     ordering = ["start", "id"]
+    actions = ["delete_selected"]
 
     def get_queryset(self, request):
         return (
@@ -90,6 +108,15 @@ class TimeBlockAdmin(ServiceBackedAdmin, admin.ModelAdmin):
                 )
             )
         )
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if is_autocomplete_for(request, "appointment", "time_block"):
+            # The booking form offers only blocks that are still free and ahead.
+            queryset = queryset.filter(
+                withdrawn_at__isnull=True, start__gt=timezone.now(), booked=False
+            )
+        return queryset, may_have_duplicates
 
     @admin.display(boolean=True, description="booked", ordering="booked")
     def is_booked(self, block: TimeBlock) -> bool:
@@ -116,6 +143,13 @@ class TimeBlockAdmin(ServiceBackedAdmin, admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ["doctor", "withdrawn_at"] if obj else []
 
+    def get_deleted_objects(self, objs, request):
+        # The service decides, not Django's collector (which calls every block an appointment
+        # ever used "protected"): a never-used block is deleted, a used one withdrawn, one
+        # with an active appointment refused with a message.
+        objs = list(objs)
+        return [str(obj) for obj in objs], {self.opts.verbose_name_plural: len(objs)}, set(), []
+
     def save_model(self, request, obj, form, change) -> None:
         if change:
             fresh = TimeBlock.objects.get(pk=obj.pk)
@@ -141,7 +175,8 @@ class TimeBlockAdmin(ServiceBackedAdmin, admin.ModelAdmin):
             slot_minutes=data["slot_minutes"],
             timezone_name=data.get("timezone") or None,
         )
-        self._bulk_result = result
+        # Per request: the ModelAdmin instance is shared by every request and thread.
+        request._bulk_result = result
         # The admin wants an object to point at: the doctor's first new block, if any.
         first = (
             TimeBlock.objects.filter(doctor=data["doctor"], withdrawn_at__isnull=True)
@@ -151,7 +186,7 @@ class TimeBlockAdmin(ServiceBackedAdmin, admin.ModelAdmin):
         obj.pk = first.pk if first else None
 
     def response_add(self, request, obj, post_url_continue=None):
-        result = self._bulk_result
+        result = request._bulk_result
         self.message_user(
             request,
             f"Created {result.created} blocks ({result.skipped} skipped of {result.total}).",
@@ -163,11 +198,51 @@ class TimeBlockAdmin(ServiceBackedAdmin, admin.ModelAdmin):
         return None  # the bulk service writes the audit trail
 
     def delete_model(self, request, obj) -> None:
-        self.call(services.time_block_delete, actor=request.user, block=obj)
+        request._block_outcome = self.call(
+            services.time_block_delete, actor=request.user, block=obj
+        )
 
-    def delete_queryset(self, request, queryset) -> None:
+    def response_delete(self, request, obj_display, obj_id):
+        if getattr(request, "_block_outcome", None) != "withdrawn":
+            return super().response_delete(request, obj_display, obj_id)
+        self.message_user(
+            request,
+            f"{obj_display} was withdrawn: appointments used it, so it stays in their history.",
+            messages.SUCCESS,
+        )
+        changelist = reverse(
+            "admin:scheduling_timeblock_changelist", current_app=self.admin_site.name
+        )
+        return HttpResponseRedirect(
+            add_preserved_filters(
+                {"preserved_filters": self.get_preserved_filters(request), "opts": self.opts},
+                changelist,
+            )
+        )
+
+    @admin.action(
+        description="Delete selected time blocks (withdraw used ones)", permissions=["delete"]
+    )
+    def delete_selected(self, request, queryset):
+        """Django's confirmation page first; then each block through the service."""
+        if not request.POST.get("post"):
+            return django_delete_selected(self, request, queryset)
+        outcomes = {"deleted": 0, "withdrawn": 0}
+        refused = []
         for block in queryset:
-            self.call(services.time_block_delete, actor=request.user, block=block)
+            try:
+                outcomes[services.time_block_delete(actor=request.user, block=block)] += 1
+            except (Conflict, ValidationError) as error:
+                refused.append(f"Block {block.pk}: {rule_message(error)}")
+        if outcomes["deleted"] or outcomes["withdrawn"]:
+            self.message_user(
+                request,
+                f"{outcomes['deleted']} block(s) deleted, {outcomes['withdrawn']} withdrawn.",
+                messages.SUCCESS,
+            )
+        for line in refused:
+            self.message_user(request, line, messages.ERROR)
+        return None
 
 
 # ---------------------------------------------------------------------------
@@ -325,3 +400,89 @@ class AppointmentAdmin(ServiceBackedAdmin, admin.ModelAdmin):
     @admin.action(description="Mark selected appointments as no-show", permissions=["change"])
     def no_show(self, request, queryset) -> None:
         self._run(request, queryset, services.appointment_no_show, "marked no-show")
+
+
+# ---------------------------------------------------------------------------
+# Reviews: staff moderation (hide / unhide through the review services)
+# ---------------------------------------------------------------------------
+# Imported here, not at the top, so this section stays self-contained at the end of a module
+# other sections own (ruff E402 would otherwise ask for the top of the file).
+from scheduling import reviews  # noqa: E402
+from scheduling.models import Review  # noqa: E402
+
+
+class ReviewHiddenFilter(admin.SimpleListFilter):
+    title = "hidden"
+    parameter_name = "hidden"
+
+    def lookups(self, request, model_admin) -> list[tuple[str, str]]:
+        return [("yes", "Hidden"), ("no", "Visible")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(hidden_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(hidden_at__isnull=True)
+        return queryset
+
+
+@admin.register(Review)
+class ReviewAdmin(ServiceBackedAdmin, admin.ModelAdmin):
+    """Staff read reviews and hide or unhide them; nobody edits a patient's words here."""
+
+    list_display = ["id", "doctor", "author", "rating", "comment_excerpt", "created_at", "hidden"]
+    list_filter = [ReviewHiddenFilter, "rating"]
+    search_fields = [
+        "comment",
+        "doctor__first_name",
+        "doctor__last_name",
+        "author__first_name",
+        "author__last_name",
+        "author__email",
+    ]
+    list_select_related = ["doctor", "author"]
+    ordering = ["-created_at", "id"]
+    fields = [
+        "appointment",
+        "doctor",
+        "author",
+        "rating",
+        "comment",
+        "created_at",
+        "updated_at",
+        "hidden_at",
+    ]
+    readonly_fields = fields
+    actions = ["hide", "unhide"]
+
+    @admin.display(description="comment")
+    def comment_excerpt(self, review: Review) -> str:
+        return review.comment if len(review.comment) <= 80 else f"{review.comment[:79]}…"
+
+    @admin.display(description="hidden", boolean=True)
+    def hidden(self, review: Review) -> bool:
+        return review.hidden_at is not None
+
+    def has_add_permission(self, request) -> bool:
+        return False  # reviews come from patients through the API
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # moderation hides; only the author deletes (within 7 days)
+
+    def _moderate(self, request, queryset, service, done: str) -> None:
+        count = 0
+        for review in queryset:
+            try:
+                self.call(service, actor=request.user, review=review)
+            except Review.DoesNotExist:  # its author deleted it meanwhile: nothing to moderate
+                continue
+            count += 1
+        self.message_user(request, f"{count} review(s) {done}.", messages.SUCCESS)
+
+    @admin.action(description="Hide selected reviews", permissions=["change"])
+    def hide(self, request, queryset) -> None:
+        self._moderate(request, queryset, reviews.review_hide, "hidden")
+
+    @admin.action(description="Unhide selected reviews", permissions=["change"])
+    def unhide(self, request, queryset) -> None:
+        self._moderate(request, queryset, reviews.review_unhide, "unhidden")

@@ -34,7 +34,9 @@ def _changelist(**params) -> str:
 def _day_bounds(day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
     zone = timezone.get_current_timezone()
     start = datetime.datetime.combine(day, datetime.time.min, tzinfo=zone)
-    end = datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time.min, tzinfo=zone)
+    end = datetime.datetime.combine(
+        day + datetime.timedelta(days=1), datetime.time.min, tzinfo=zone
+    )
     return start, end
 
 
@@ -70,10 +72,8 @@ def front_desk_summary(*, now: datetime.datetime | None = None) -> dict:
         .annotate(n=Count("id"))
         .values_list("status", "n")
     )
-    week_range = {
-        "start__gte": week_start_day.isoformat(),
-        "start__lt": (week_start_day + datetime.timedelta(days=7)).isoformat(),
-    }
+    # Aware bounds: a bare date would be read as a naive datetime (a RuntimeWarning per query).
+    week_range = {"start__gte": week_start.isoformat(), "start__lt": week_end.isoformat()}
     week = [
         {
             "status": label,
