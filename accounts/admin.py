@@ -7,7 +7,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 
 from accounts import services
 from accounts.models import DoctorProfile, User, normalize_email, validate_timezone
@@ -59,8 +59,10 @@ class UserAdmin(ServiceBackedAdmin, DjangoUserAdmin):
         "suspended_at",
         "suspension_reason",
     ]
+    # No password field: nobody sets another person's password here. Users choose their own
+    # through the invite or reset link, which revokes their tokens and is audited.
     fieldsets = [
-        (None, {"fields": ["email", "password"]}),
+        (None, {"fields": ["email"]}),
         ("Person", {"fields": ["first_name", "last_name", "phone"]}),
         ("Role", {"fields": ["role", "is_active", "suspended_at", "suspension_reason"]}),
         ("Dates", {"fields": ["date_joined", "last_login"]}),
@@ -80,6 +82,9 @@ class UserAdmin(ServiceBackedAdmin, DjangoUserAdmin):
     # Django's user add page tells you to "enter a username and password" first; ours adds a
     # patient without a password, on the ordinary form.
     add_form_template = None
+
+    def user_change_password(self, request, id, form_url=""):
+        raise PermissionDenied("Passwords are set by their owners through a reset link.")
 
     def has_manage_permission(self, request) -> bool:
         return request.user.role == User.Role.ADMIN  # front desk never suspends or promotes
