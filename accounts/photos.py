@@ -22,7 +22,9 @@ from audit.services import audit_record
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
 MAX_PHOTO_SIDE = 4096
 THUMBNAIL_SIDE = 512
-ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP"}
+# MPO is how Pillow names a camera JPEG carrying extra pictures (phones write them).
+ACCEPTED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP"}
+OPENED_FORMATS = ["JPEG", "PNG", "WEBP"]  # the JPEG opener also yields MPO
 
 
 class PhotoTooLarge(Exception):
@@ -41,31 +43,32 @@ def _read_limited(upload) -> bytes:
 def _thumbnail(data: bytes) -> bytes:
     """A square JPEG thumbnail of a JPEG, PNG or WebP image; no EXIF or other metadata."""
     invalid = ValidationError({"file": ["Upload a JPEG, PNG or WebP image."]})
+    too_big = ValidationError(
+        {"file": [f"Images are at most {MAX_PHOTO_SIDE} x {MAX_PHOTO_SIDE} pixels."]}
+    )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))  # reads the header only
+            # Reads the header only; `formats` keeps every other parser (EPS, ...) away.
+            image = Image.open(io.BytesIO(data), formats=OPENED_FORMATS)
             if image.format not in ACCEPTED_FORMATS:
                 raise invalid
             width, height = image.size
             if width > MAX_PHOTO_SIDE or height > MAX_PHOTO_SIDE:
-                raise ValidationError(
-                    {"file": [f"Images are at most {MAX_PHOTO_SIDE} x {MAX_PHOTO_SIDE} pixels."]}
-                )
+                raise too_big
             image.load()
             image = ImageOps.exif_transpose(image)
             image = ImageOps.fit(image.convert("RGB"), (THUMBNAIL_SIDE, THUMBNAIL_SIDE))
-    except (
-        UnidentifiedImageError,
-        OSError,
-        SyntaxError,
-        ValueError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-    ) as error:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        # Pillow refuses these from the header alone: far above MAX_PHOTO_SIDE on a side.
+        raise too_big from error
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise invalid from error
+    # Pillow carries `info` (a JPEG comment, PNG text chunks, ...) through convert() and
+    # resize(), and the JPEG encoder writes info["comment"] back: drop it all.
+    image.info = {}
     out = io.BytesIO()
-    image.save(out, format="JPEG", quality=85, optimize=True)  # no exif= → no metadata
+    image.save(out, format="JPEG", quality=85, optimize=True)  # no exif= → no EXIF
     return out.getvalue()
 
 

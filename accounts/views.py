@@ -297,8 +297,11 @@ class UserPhotoViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
         owner = get_object_or_404(User.objects.filter(is_active=True), pk=user_id)
         if not owner.photo or not can_view_photo(viewer=request.user, owner=owner):
             raise Http404
-        with owner.photo.open("rb") as photo:  # a small thumbnail: read it whole
-            response = HttpResponse(photo.read(), content_type="image/jpeg")
+        try:
+            with owner.photo.open("rb") as photo:  # a small thumbnail: read it whole
+                response = HttpResponse(photo.read(), content_type="image/jpeg")
+        except FileNotFoundError as error:  # replaced (old file deleted) since we read the row
+            raise Http404 from error
         response["Cache-Control"] = (
             "public, max-age=86400" if owner.role == User.Role.DOCTOR else "private, no-store"
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -84,11 +85,17 @@ class ReviewViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
     def partial_update(self, request: Request, pk: str) -> Response:
         review = self._own_review()
         data = _valid(ReviewUpdateInputSerializer, request, partial=True)
-        review = reviews.review_update(actor=request.user, review=review, **data)
+        try:
+            review = reviews.review_update(actor=request.user, review=review, **data)
+        except Review.DoesNotExist as error:  # deleted by a concurrent request meanwhile
+            raise Http404 from error
         return Response(_public(review, request.user))
 
     def destroy(self, request: Request, pk: str) -> Response:
-        reviews.review_delete(actor=request.user, review=self._own_review())
+        try:
+            reviews.review_delete(actor=request.user, review=self._own_review())
+        except Review.DoesNotExist as error:  # deleted by a concurrent request meanwhile
+            raise Http404 from error
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=VoteInputSerializer, responses={200: VoteResultSerializer})
@@ -96,7 +103,10 @@ class ReviewViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
     def vote(self, request: Request, pk: str) -> Response:
         review = self.get_object()
         data = _valid(VoteInputSerializer, request)
-        reviews.review_vote(actor=request.user, review=review, value=int(data["value"]))
+        try:
+            reviews.review_vote(actor=request.user, review=review, value=int(data["value"]))
+        except Review.DoesNotExist as error:  # deleted by its author meanwhile
+            raise Http404 from error
         summary = reviews.review_vote_summary(review=review, voter=request.user)
         return Response(VoteResultSerializer(summary).data)
 

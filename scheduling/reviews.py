@@ -61,6 +61,7 @@ def review_create(
 
 
 def _check_editable(review: Review) -> None:
+    """Authors may change a review for EDIT_WINDOW after writing it."""
     if timezone.now() - review.created_at > EDIT_WINDOW:
         raise Conflict(REVIEW_LOCKED, "Reviews can be changed for 7 days after writing them.")
 
@@ -69,7 +70,9 @@ def _check_editable(review: Review) -> None:
 def review_update(
     *, actor: User, review: Review, rating: int | None = None, comment: str | None = None
 ) -> Review:
-    """The author changes rating or comment within 7 days of writing the review."""
+    """The author changes rating or comment within 7 days of writing the review.
+
+    Review.DoesNotExist when a concurrent request deleted it (the view answers 404)."""
     review = Review.objects.select_for_update().get(pk=review.pk)
     _check_editable(review)
     changed = []
@@ -85,7 +88,9 @@ def review_update(
 
 @transaction.atomic
 def review_delete(*, actor: User, review: Review) -> None:
-    """The author removes their review within 7 days of writing it (votes go with it)."""
+    """The author removes their review within 7 days of writing it (votes go with it).
+
+    Review.DoesNotExist when a concurrent request deleted it first (the view answers 404)."""
     review = Review.objects.select_for_update().get(pk=review.pk)
     _check_editable(review)
     audit_record(
@@ -121,7 +126,13 @@ def review_unhide(*, actor: User, review: Review) -> Review:
 
 @transaction.atomic
 def review_vote(*, actor: User, review: Review, value: int) -> int | None:
-    """Vote +1 or -1; the same value again removes the vote. Returns the caller's vote now."""
+    """Vote +1 or -1; the same value again removes the vote. Returns the caller's vote now.
+
+    The review's row is locked first: votes on one review queue behind each other and behind
+    its deletion (Review.DoesNotExist once it is gone), instead of inserting a vote whose
+    foreign key fails at commit.
+    """
+    review = Review.objects.select_for_update().get(pk=review.pk)
     if review.author_id == actor.pk:
         raise Conflict(OWN_REVIEW, "You cannot vote on your own review.")
     existing = ReviewVote.objects.select_for_update().filter(review=review, voter=actor).first()
