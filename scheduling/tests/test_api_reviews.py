@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import threading
-from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -35,6 +33,7 @@ from medappt.exceptions import (
     OWN_REVIEW,
     REVIEW_LOCKED,
 )
+from medappt.testing import codes, race
 from scheduling import reviews
 from scheduling.models import Appointment, Review, ReviewVote
 from scheduling.tests.factories import (
@@ -899,33 +898,6 @@ def test_staff_cannot_add_delete_or_edit_reviews_in_the_admin(staff, doctor):
 # ---------------------------------------------------------------------------
 # Races (PostgreSQL)
 # ---------------------------------------------------------------------------
-Outcome = tuple[int, dict]
-
-
-def race(*calls: Callable[[], object]) -> list[Outcome]:
-    """Run each call in its own thread, all released at once; (status, body) per call."""
-    barrier = threading.Barrier(len(calls))
-    outcomes: list[Outcome | None] = [None] * len(calls)
-    errors: list[BaseException] = []
-
-    def run(index: int, call: Callable[[], object]) -> None:
-        try:
-            barrier.wait(timeout=10)
-            response = call()
-            outcomes[index] = (response.status_code, response.json())
-        except BaseException as error:  # re-raised in the main thread below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=item) for item in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a racing request hung"
-    assert not errors, errors
-    return outcomes
 
 
 def _post(client, url: str, data: dict) -> Callable[[], object]:
@@ -934,10 +906,6 @@ def _post(client, url: str, data: dict) -> Callable[[], object]:
 
 def _patch(client, url: str, data: dict) -> Callable[[], object]:
     return lambda: client.patch(url, data, format="json")
-
-
-def _codes(outcomes: list[Outcome]) -> Counter:
-    return Counter((status, body.get("code")) for status, body in outcomes)
 
 
 @pytest.mark.postgres
@@ -954,7 +922,7 @@ def test_patients_reviewing_one_doctor_at_once_keep_the_rating_exact():
         )
     )
 
-    assert _codes(outcomes) == {(201, None): len(ratings)}
+    assert codes(outcomes) == {(201, None): len(ratings)}
     stored = Review.objects.filter(doctor=doctor, hidden_at__isnull=True)
     average = stored.aggregate(value=Avg("rating"))["value"]
     detail = client_for(None).get(doctor_url(doctor.pk)).json()
@@ -973,7 +941,7 @@ def test_one_visit_reviewed_twice_at_once_yields_one_review():
 
     outcomes = race(*(_post(c, create_url(appointment), {"rating": 4}) for c in clients))
 
-    assert _codes(outcomes) == {(201, None): 1, (409, ALREADY_REVIEWED): 1}
+    assert codes(outcomes) == {(201, None): 1, (409, ALREADY_REVIEWED): 1}
     assert Review.objects.filter(appointment=appointment).count() == 1
     assert len(audit_rows("review.created")) == 1
 

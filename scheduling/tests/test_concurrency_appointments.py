@@ -7,17 +7,15 @@ them together; the database state is asserted afterwards (STYLE.md rule 24).
 from __future__ import annotations
 
 import datetime
-import threading
-from collections import Counter
 from collections.abc import Callable
 
 import pytest
 from django.core import mail
-from django.db import connection
 
 from accounts.tests.factories import DoctorFactory, PatientFactory, StaffFactory
 from conftest import client_for
 from medappt.exceptions import ILLEGAL_TRANSITION, PATIENT_OVERLAP, SLOT_TAKEN, TOO_MANY_ACTIVE
+from medappt.testing import codes, race
 from scheduling.models import ACTIVE_STATUSES, Appointment
 from scheduling.tests.appointment_helpers import APPOINTMENTS_URL, appointment_url, audit_rows
 from scheduling.tests.factories import (
@@ -31,41 +29,10 @@ from scheduling.tests.factories import (
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 Status = Appointment.Status
-Outcome = tuple[int, dict]
-
-
-def race(*calls: Callable[[], object]) -> list[Outcome]:
-    """Run each call in its own thread, all released at once; (status, body) per call."""
-    barrier = threading.Barrier(len(calls))
-    outcomes: list[Outcome | None] = [None] * len(calls)
-    errors: list[BaseException] = []
-
-    def run(index: int, call: Callable[[], object]) -> None:
-        try:
-            barrier.wait(timeout=10)
-            response = call()
-            outcomes[index] = (response.status_code, response.json())
-        except BaseException as error:  # re-raised in the main thread below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=item) for item in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a racing request hung"
-    assert not errors, errors
-    return outcomes
 
 
 def _post(client, url: str, data: dict | None = None) -> Callable[[], object]:
     return lambda: client.post(url, data or {}, format="json")
-
-
-def _codes(outcomes: list[Outcome]) -> Counter:
-    return Counter((status, body.get("code")) for status, body in outcomes)
 
 
 def slot(days: float, hour: int = 10) -> datetime.datetime:
@@ -81,7 +48,7 @@ def test_twenty_patients_racing_for_one_block_exactly_one_books_it():
 
     outcomes = race(*(_post(c, APPOINTMENTS_URL, {"time_block": block.pk}) for c in clients))
 
-    assert _codes(outcomes) == {(201, None): 1, (409, SLOT_TAKEN): 19}
+    assert codes(outcomes) == {(201, None): 1, (409, SLOT_TAKEN): 19}
     [winner] = [body for status, body in outcomes if status == 201]
     active = Appointment.objects.filter(time_block=block, status__in=ACTIVE_STATUSES)
     assert [a.pk for a in active] == [winner["id"]]
@@ -105,7 +72,7 @@ def test_one_patient_booking_two_overlapping_blocks_at_once_gets_at_most_one():
         _post(client_for(patient), APPOINTMENTS_URL, {"time_block": second.pk}),
     )
 
-    assert _codes(outcomes) == {(201, None): 1, (409, PATIENT_OVERLAP): 1}
+    assert codes(outcomes) == {(201, None): 1, (409, PATIENT_OVERLAP): 1}
     assert Appointment.objects.filter(patient=patient, status__in=ACTIVE_STATUSES).count() == 1
 
 
@@ -120,7 +87,7 @@ def test_one_patient_booking_two_blocks_at_once_cannot_pass_the_cap(settings):
         _post(client_for(patient), APPOINTMENTS_URL, {"time_block": second.pk}),
     )
 
-    assert _codes(outcomes) == {(201, None): 1, (409, TOO_MANY_ACTIVE): 1}
+    assert codes(outcomes) == {(201, None): 1, (409, TOO_MANY_ACTIVE): 1}
     assert Appointment.objects.filter(patient=patient, status__in=ACTIVE_STATUSES).count() == 1
 
 
@@ -163,7 +130,7 @@ def test_two_cancels_racing_exactly_one_wins():
         _post(client_for(staff), appointment_url(appointment, "cancel")),
     )
 
-    assert _codes(outcomes) == {(200, None): 1, (409, ILLEGAL_TRANSITION): 1}
+    assert codes(outcomes) == {(200, None): 1, (409, ILLEGAL_TRANSITION): 1}
     appointment.refresh_from_db()
     [winner] = audit_rows("appointment.cancelled")
     assert appointment.cancelled_by_id == winner.actor_id
@@ -178,7 +145,7 @@ def test_two_confirms_racing_exactly_one_wins():
         _post(client_for(StaffFactory()), appointment_url(appointment, "confirm")),
     )
 
-    assert _codes(outcomes) == {(200, None): 1, (409, ILLEGAL_TRANSITION): 1}
+    assert codes(outcomes) == {(200, None): 1, (409, ILLEGAL_TRANSITION): 1}
     assert len(audit_rows("appointment.confirmed")) == 1
     assert len(mail.outbox) == 1
 
@@ -192,7 +159,7 @@ def test_complete_racing_no_show_exactly_one_wins():
         _post(client_for(doctor), appointment_url(appointment, "no_show")),
     )
 
-    assert _codes(outcomes) == {(200, None): 1, (409, ILLEGAL_TRANSITION): 1}
+    assert codes(outcomes) == {(200, None): 1, (409, ILLEGAL_TRANSITION): 1}
     appointment.refresh_from_db()
     won = "completed" if outcomes[0][0] == 200 else "no_show"
     assert appointment.status == won
@@ -214,7 +181,7 @@ def test_two_reschedules_racing_for_one_block_exactly_one_wins():
         _post(client_for(second.patient), appointment_url(second, "reschedule"), body),
     )
 
-    assert _codes(outcomes) == {(200, None): 1, (409, SLOT_TAKEN): 1}
+    assert codes(outcomes) == {(200, None): 1, (409, SLOT_TAKEN): 1}
     [winner] = [b["id"] for status, b in outcomes if status == 200]
     [holder] = Appointment.objects.filter(time_block=target, status__in=ACTIVE_STATUSES)
     assert holder.pk == winner
