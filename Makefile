@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DJANGO_SETTINGS_MODULE := medappt.settings
 
-.PHONY: run test lint format install install-dev migrate seed clean
+.PHONY: run test lint format install install-dev migrate seed clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ lint: install-dev
 format: install-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+## bench: HTTP throughput/latency targets under gunicorn + wrk on PostgreSQL (bench/README.md);
+## BENCH_DOCTORS="20 200" runs both scales and checks the cost stays flat
+BENCH_DOCTORS ?= 20
+bench: install
+	$(BIN)/python bench/http_bench.py --doctors $(BENCH_DOCTORS) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles

@@ -14,12 +14,13 @@ def user_list_visible_to(*, user: User) -> QuerySet[User]:
     return User.objects.none()
 
 
-def doctor_list_public() -> QuerySet[DoctorProfile]:
+def doctor_list_public(*, ratings: bool = True) -> QuerySet[DoctorProfile]:
     """Doctors the public may see: active, unsuspended users with the doctor role, with their
-    rating derived from visible reviews in the same query."""
+    rating derived from visible reviews in the same query (`ratings=False` leaves it out, for
+    a mere check that a doctor is public)."""
     from scheduling.reviews import with_ratings
 
-    return with_ratings(
+    doctors = (
         DoctorProfile.objects.select_related("user")
         .filter(
             user__role=User.Role.DOCTOR,
@@ -28,6 +29,7 @@ def doctor_list_public() -> QuerySet[DoctorProfile]:
         )
         .order_by("user__last_name", "user__first_name", "user_id")
     )
+    return with_ratings(doctors) if ratings else doctors
 
 
 def doctor_profile_of(*, user: User) -> QuerySet[DoctorProfile]:

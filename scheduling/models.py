@@ -16,8 +16,13 @@ ACTIVE_STATUSES = ("pending", "confirmed")
 
 
 class TimeBlock(models.Model):
+    # No single-column index: a doctor's unwithdrawn blocks are found through the (doctor,
+    # start) unique index below, by start range, however long the doctor's history grows.
     doctor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="time_blocks"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="time_blocks",
+        db_index=False,
     )
     start = models.DateTimeField()
     end = models.DateTimeField()
@@ -61,11 +66,19 @@ class Appointment(models.Model):
         COMPLETED = "completed", "Completed"
         NO_SHOW = "no_show", "No-show"
 
+    # No single-column indexes: the composite (patient, start, id) and (doctor, start, id)
+    # indexes below serve these foreign keys too, and each index slows every insert.
     patient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="appointments"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="appointments",
+        db_index=False,
     )
     doctor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="doctor_appointments"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="doctor_appointments",
+        db_index=False,
     )
     time_block = models.ForeignKey(TimeBlock, on_delete=models.PROTECT, related_name="appointments")
     # Copied from the block, so overlap rules and date queries need no join.
@@ -115,7 +128,9 @@ class Appointment(models.Model):
             models.Index(fields=["patient", "start", "id"], name="appointment_patient_start_idx"),
             models.Index(fields=["doctor", "start", "id"], name="appointment_doctor_start_idx"),
             models.Index(fields=["start", "id"], name="appointment_start_idx"),
-            models.Index(fields=["status", "start"], name="appointment_status_start_idx"),
+            # Status filters in start order (staff lists, reminders, expiry): range and order
+            # straight from the index.
+            models.Index(fields=["status", "start", "id"], name="appointment_status_order_idx"),
             models.Index(fields=["created_at", "id"], name="appointment_created_idx"),
         ]
 
@@ -130,9 +145,7 @@ class Appointment(models.Model):
 class Review(models.Model):
     """A patient's review of one completed visit (DESIGN.md §3, §5 Reviews)."""
 
-    appointment = models.OneToOneField(
-        Appointment, on_delete=models.PROTECT, related_name="review"
-    )
+    appointment = models.OneToOneField(Appointment, on_delete=models.PROTECT, related_name="review")
     # Copied from the appointment so ratings aggregate per doctor without a join.
     doctor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews_received"

@@ -170,9 +170,13 @@ class AvailabilityViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
     filter_backends = []
 
     def get_queryset(self):
-        doctor = get_object_or_404(doctor_list_public(), user_id=self.kwargs["doctor_id"])
+        # Only whether the doctor is public: no profile, no rating subqueries.
+        doctor_id = get_object_or_404(
+            doctor_list_public(ratings=False).values_list("user_id", flat=True),
+            user_id=self.kwargs["doctor_id"],
+        )
         start, end = parse_window(self.request.query_params)
-        return selectors.time_block_list_free(doctor_id=doctor.user_id, start=start, end=end)
+        return selectors.time_block_list_free(doctor_id=doctor_id, start=start, end=end)
 
     def list(self, request: Request, doctor_id: str) -> Response:
         page = self.paginate_queryset(self.get_queryset())

@@ -21,11 +21,21 @@ class Command(BaseCommand):
         parser.add_argument(
             "--scale", type=int, default=0, metavar="N", help="Synthetic doctors for load tests."
         )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=None,
+            metavar="W",
+            help="Doctors seeded at once, each on its own connection (default 2 on "
+            "PostgreSQL, 1 on SQLite).",
+        )
 
     def handle(self, *args, **options) -> None:
         scale = options["scale"]
         if scale < 0:
             raise CommandError("--scale takes a number of doctors, 0 or more.")
+        if options["workers"] is not None and options["workers"] < 1:
+            raise CommandError("--workers takes 1 or more.")
         logins = seed_demo_clinic()
         self.stdout.write(
             self.style.SUCCESS(f"Demo clinic ready. Logins (password for all: {DEMO_PASSWORD}):")
@@ -34,7 +44,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  {role:<8} {email}")
         if scale:
             started = time.monotonic()
-            result = seed_scale(doctors=scale, progress=self._progress)
+            result = seed_scale(doctors=scale, progress=self._progress, workers=options["workers"])
             self.stdout.write("")
             self.stdout.write(
                 f"Scale data: {result.doctors} doctors, {result.patients} patients, "

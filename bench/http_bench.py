@@ -1,0 +1,766 @@
+"""HTTP throughput and latency of the busiest endpoints, against gunicorn on PostgreSQL.
+
+    make bench                                  # N = 20 synthetic doctors
+    make bench BENCH_DOCTORS="20 200"           # both scales, then the flatness check
+    .venv/bin/python bench/http_bench.py --doctors 20 200 [--duration 10] [--connections 16]
+
+For each N it drops and re-creates the database (BENCH_DATABASE_URL, default
+postgres://postgres@127.0.0.1:5432/medappt_bench_http), migrates, fills it with
+`seed_demo --scale N`, VACUUM ANALYZEs it, starts gunicorn (2 x cores + 1 sync workers,
+DEBUG off, Redis cache, throttles raised out of the way) and drives it with wrk from a
+separate process over loopback. Endpoints: /healthz (trivial JSON, the ceiling), the public
+doctors list, one doctor's availability over 14 days, a patient's own appointments, an
+admin's filtered appointment list and concurrent bookings of distinct free blocks.
+
+It prints a table and PASS/FAIL per target (DESIGN.md §8; GitHub issue "Performance and
+scale"), and writes bench/results/http.json (runs of other N already in it are kept, so the
+flatness check also works across invocations). Exit status 1 when a target fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA = ROOT / "bench" / "lua"
+RESULTS = ROOT / "bench" / "results"
+RESULTS_FILE = RESULTS / "http.json"
+PYTHON = ROOT / ".venv" / "bin" / "python"
+GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/medappt_bench_http"
+
+# Targets, as ratios within one run (so the machine cancels out).
+READ_VS_CEILING = 0.40
+BOOKING_VS_CEILING = 0.25
+P99_OVER_P50 = 4.0
+P50_GROWTH = 1.3
+
+CEILING = "healthz"
+# Informational floors between the ceiling and the reads: the whole middleware stack and URL
+# routing (a JSON 404 under /api/), then DRF with JWT authentication and its one query.
+FLOORS = ["middleware_floor", "drf_jwt_floor"]
+READS = ["doctors", "availability", "patient_list", "admin_list"]
+BOOKING = "booking"
+LABELS = {
+    CEILING: "GET /healthz (ceiling)",
+    "middleware_floor": "GET /api/v1/<unknown>/ 404 (reference)",
+    "drf_jwt_floor": "GET auth/me/ (reference: DRF + JWT)",
+    "doctors": "GET doctors/ (public)",
+    "availability": "GET doctors/{id}/availability/ (14 d)",
+    "patient_list": "GET appointments/ (patient, own)",
+    "admin_list": "GET appointments/?status&from&to (admin)",
+    BOOKING: "POST appointments/ (distinct blocks)",
+}
+
+
+# ---------------------------------------------------------------------------
+# Environment: the same settings for gunicorn, manage.py and this process
+# ---------------------------------------------------------------------------
+def server_environment(database_url: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "THROTTLE_")) and key not in ("DEBUG",)
+    }
+    unlimited = "1000000/min"
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "medappt.settings",
+            "DEBUG": "false",
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef",
+            "AUDIT_CHAIN_KEY": "bench-audit-chain-key",
+            "EMAIL_URL": "dummymail://",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "SECURE_SSL_REDIRECT": "false",
+            "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13"),
+            "THROTTLE_LOGIN": unlimited,
+            "THROTTLE_REGISTER": unlimited,
+            "THROTTLE_PASSWORD_RESET": unlimited,
+            "THROTTLE_PASSWORD_CHANGE": unlimited,
+            "THROTTLE_BOOKING": unlimited,
+            # Tokens are minted before the runs; they must outlive all of them.
+            "JWT_ACCESS_MINUTES": "240",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    return env
+
+
+def check_tools() -> None:
+    if shutil.which("wrk") is None:
+        raise SystemExit(
+            "wrk is not installed. On Debian/Ubuntu: apt-get update && apt-get install -y wrk"
+        )
+    if not GUNICORN.exists():
+        raise SystemExit(f"{GUNICORN} is missing: run `make install` first.")
+
+
+def machine_info(database_url: str) -> dict:
+    import psycopg
+
+    with psycopg.connect(_conninfo(database_url, dbname="postgres")) as conn:
+        pg_version = conn.execute("SHOW server_version").fetchone()[0]
+    memory = subprocess.run(["free", "-h"], capture_output=True, text=True, check=False).stdout
+    total = next((line.split()[1] for line in memory.splitlines() if line.startswith("Mem:")), "")
+    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
+    return {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "nproc": os.cpu_count(),
+        "memory_total": total,
+        "cpu": _cpu_model(),
+        "postgresql": pg_version,
+        "python": platform.python_version(),
+        "wrk": (wrk.stdout or wrk.stderr).split("\n")[0].strip(),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+# ---------------------------------------------------------------------------
+# Database
+# ---------------------------------------------------------------------------
+def _conninfo(database_url: str, *, dbname: str | None = None) -> str:
+    parts = urllib.parse.urlsplit(database_url)
+    if parts.scheme not in ("postgres", "postgresql", "pgsql"):
+        raise SystemExit(f"BENCH_DATABASE_URL must be PostgreSQL, not {parts.scheme}://")
+    params = {
+        "host": parts.hostname,
+        "port": parts.port,
+        "user": urllib.parse.unquote(parts.username) if parts.username else None,
+        "password": urllib.parse.unquote(parts.password) if parts.password else None,
+        "dbname": dbname or parts.path.lstrip("/"),
+    }
+    return " ".join(f"{key}={value}" for key, value in params.items() if value)
+
+
+def recreate_database(database_url: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    name = urllib.parse.urlsplit(database_url).path.lstrip("/")
+    with psycopg.connect(_conninfo(database_url, dbname="postgres"), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    print(f"database {name}: dropped and created")
+
+
+def vacuum_analyze(database_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_conninfo(database_url), autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE)")
+
+
+def scale_doctors_present(database_url: str) -> int | None:
+    import psycopg
+
+    try:
+        with psycopg.connect(_conninfo(database_url)) as conn:
+            return conn.execute(
+                "SELECT count(*) FROM accounts_user WHERE role = 'doctor' "
+                "AND email LIKE 'doctor%%@scale.medappt'"
+            ).fetchone()[0]
+    except psycopg.Error:
+        return None
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    """Run manage.py, echoing its output (the seed's progress bar) as it comes."""
+    process = subprocess.Popen(
+        [str(PYTHON), "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    output = bytearray()
+    while chunk := process.stdout.read1(4096):
+        output += chunk
+        sys.stdout.buffer.write(chunk)
+        sys.stdout.flush()
+    if process.wait() != 0:
+        raise SystemExit(f"manage.py {' '.join(args)} failed")
+    return output.decode(errors="replace")
+
+
+def prepare_database(args, env: dict[str, str], doctors: int) -> float | None:
+    """Drop/create, migrate, seed N doctors, VACUUM ANALYZE; returns the seed time (s)."""
+    if args.reuse_db and scale_doctors_present(args.database_url) == doctors:
+        print(f"reusing the database seeded with {doctors} doctors")
+        return None
+    recreate_database(args.database_url)
+    manage(env, "migrate", "--noinput", "-v", "0")
+    started = time.monotonic()
+    output = manage(env, "seed_demo", "--scale", str(doctors))
+    seconds = time.monotonic() - started
+    match = re.search(r"added in ([\d.]+) s", output)
+    print(f"\nseed_demo --scale {doctors}: {seconds:.1f} s in all")
+    vacuum_analyze(args.database_url)
+    return float(match[1]) if match else seconds
+
+
+# ---------------------------------------------------------------------------
+# Plan: ids and tokens, minted before any run
+# ---------------------------------------------------------------------------
+def django_setup(env: dict[str, str]) -> None:
+    import django
+
+    if getattr(django_setup, "done", False):
+        return
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    django.setup()
+    django_setup.done = True
+
+
+def http(method: str, url: str, *, token: str | None = None, body: dict | None = None):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Accept", "application/json")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(errors="replace")
+
+
+def login(base: str, email: str) -> str:
+    from scheduling.seeding import DEMO_PASSWORD
+
+    status, body = http(
+        "POST", f"{base}/api/v1/auth/token/", body={"email": email, "password": DEMO_PASSWORD}
+    )
+    if status != 200:
+        raise SystemExit(f"login of {email} failed: {status} {body}")
+    return body["access"]
+
+
+def build_plan(base: str, *, threads: int, max_bookings: int, plan_file: Path) -> dict:
+    """Endpoints and tokens for the reads (logins over HTTP, like a client) and the booking
+    plan: per wrk thread its own doctors, their own patients (tokens minted in-process with
+    the server's key: hundreds of logins would take longer than the run) and free blocks, at
+    most as many per patient as the cap on active appointments leaves room for."""
+    from django.conf import settings
+    from django.db import connections
+    from django.db.models import Count, Q
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from accounts.models import User
+    from scheduling.models import ACTIVE_STATUSES, TimeBlock
+    from scheduling.seeding import SCALE_EMAIL
+
+    connections.close_all()  # the database was re-created since the last scale
+    doctor = User.objects.get(email=SCALE_EMAIL.format(index=0))
+    patient_email = "patient00000-000@scale.medappt"
+    now = datetime.datetime.now(datetime.UTC)
+    window = {
+        "status": "confirmed",
+        "from": now.isoformat().replace("+00:00", "Z"),
+        "to": (now + datetime.timedelta(days=14)).isoformat().replace("+00:00", "Z"),
+    }
+    patient_token = login(base, patient_email)
+    endpoints = {
+        CEILING: {"path": "/healthz"},
+        "middleware_floor": {"path": "/api/v1/no-such-endpoint/", "expect": 404},
+        "drf_jwt_floor": {"path": "/api/v1/auth/me/", "token": patient_token},
+        "doctors": {"path": "/api/v1/doctors/"},
+        "availability": {"path": f"/api/v1/doctors/{doctor.pk}/availability/"},
+        "patient_list": {"path": "/api/v1/appointments/", "token": patient_token},
+        "admin_list": {
+            "path": "/api/v1/appointments/?" + urllib.parse.urlencode(window),
+            "token": login(base, "admin@demo.medappt"),
+        },
+        BOOKING: {"path": "/api/v1/appointments/"},
+    }
+
+    cap = settings.MAX_ACTIVE_APPOINTMENTS_PER_PATIENT
+    earliest = now + datetime.timedelta(days=2)
+    scale_doctors = list(
+        User.objects.filter(role=User.Role.DOCTOR, email__endswith="@scale.medappt").order_by(
+            "email"
+        )
+    )
+    per_doctor: list[list[tuple[str, int]]] = []
+    for index, scale_doctor in enumerate(scale_doctors):
+        patients = (
+            User.objects.filter(email__startswith=f"patient{index:05d}-")
+            .exclude(email=patient_email)  # keep the measured patient list as seeded
+            .annotate(
+                active=Count("appointments", filter=Q(appointments__status__in=ACTIVE_STATUSES))
+            )
+            .order_by("email")
+        )
+        slots = [(user, cap - user.active) for user in patients if user.active < cap]
+        room = sum(free for _, free in slots)
+        blocks = list(
+            TimeBlock.objects.filter(
+                doctor=scale_doctor, withdrawn_at__isnull=True, start__gte=earliest
+            )
+            .exclude(appointments__status__in=ACTIVE_STATUSES)
+            .order_by("start")
+            .values_list("pk", flat=True)[:room]
+        )
+        tokens = {user.pk: str(AccessToken.for_user(user)) for user, _ in slots}
+        jobs, left = [], {user.pk: free for user, free in slots}
+        while blocks and left:
+            for user_pk in list(left):
+                if not blocks:
+                    break
+                jobs.append((tokens[user_pk], blocks.pop(0)))
+                left[user_pk] -= 1
+                if not left[user_pk]:
+                    del left[user_pk]
+        per_doctor.append(jobs)
+
+    # Doctor i belongs to wrk thread i % threads; a thread walks its doctors round-robin, so
+    # the requests it has in flight are for different doctors and patients.
+    lines = []
+    per_thread = max(1, max_bookings // threads)
+    for thread in range(threads):
+        own = [jobs for index, jobs in enumerate(per_doctor) if index % threads == thread]
+        taken = 0
+        for position in range(max((len(jobs) for jobs in own), default=0)):
+            for jobs in own:
+                if position < len(jobs) and taken < per_thread:
+                    token, block = jobs[position]
+                    lines.append(f"{thread} {token} {block}")
+                    taken += 1
+    plan_file.write_text("\n".join(lines) + "\n")
+    connections.close_all()
+    return {"endpoints": endpoints, "bookings_planned": len(lines)}
+
+
+# ---------------------------------------------------------------------------
+# gunicorn and wrk
+# ---------------------------------------------------------------------------
+def start_server(env: dict[str, str], *, port: int, workers: int, log: Path) -> subprocess.Popen:
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise SystemExit(f"port {port} is taken: pass --port")
+    log_file = log.open("w")
+    process = subprocess.Popen(
+        [
+            str(GUNICORN),
+            "medappt.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "sync",
+            "--timeout",
+            "60",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"gunicorn exited; see {log}")
+        try:
+            if http("GET", f"http://127.0.0.1:{port}/readyz")[0] == 200:
+                print(f"gunicorn: {workers} workers on 127.0.0.1:{port} (pid {process.pid})")
+                return process
+        except OSError:
+            pass
+        time.sleep(0.3)
+    stop_server(process)
+    raise SystemExit(f"gunicorn did not become ready; see {log}")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)  # gunicorn's graceful stop of the whole arbiter
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _cpu_ticks(pid: int) -> int:
+    """utime + stime of a process, in clock ticks (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == pid:
+                children.append(int(entry.name))
+    return children
+
+
+class CpuMeter:
+    """CPU seconds spent by gunicorn (arbiter and workers) and by the PostgreSQL backends
+    serving the bench database, around one wrk run: per-request cost that does not depend
+    on what else the machine is running (wall-clock figures do)."""
+
+    def __init__(self, server: subprocess.Popen, database_url: str) -> None:
+        self.server = server
+        self.database = urllib.parse.urlsplit(database_url).path.lstrip("/")
+        self.database_url = database_url
+
+    def _postgres_pids(self) -> list[int]:
+        import psycopg
+
+        with psycopg.connect(_conninfo(self.database_url, dbname="postgres")) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s", [self.database]
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def sample(self) -> dict[str, dict[int, int]]:
+        app = [self.server.pid, *_children(self.server.pid)]
+        return {
+            "app": {pid: _cpu_ticks(pid) for pid in app},
+            "db": {pid: _cpu_ticks(pid) for pid in self._postgres_pids()},
+        }
+
+    @staticmethod
+    def spent(before: dict, after: dict) -> dict[str, float]:
+        tick = os.sysconf("SC_CLK_TCK")
+        return {
+            kind: sum(ticks - before[kind].get(pid, 0) for pid, ticks in after[kind].items()) / tick
+            for kind in ("app", "db")
+        }
+
+
+def wrk(url: str, script: str, *, args, seconds: float, extra_env: dict[str, str]) -> dict:
+    env = {**os.environ, "BENCH_LUA_DIR": str(LUA), **extra_env}
+    command = [
+        "wrk",
+        "-t",
+        str(args.threads),
+        "-c",
+        str(args.connections),
+        "-d",
+        f"{seconds:g}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(LUA / script),
+        url,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    line = next((x for x in result.stdout.splitlines() if x.startswith("BENCH_JSON ")), None)
+    if result.returncode != 0 or line is None:
+        raise SystemExit(f"wrk failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    raw = json.loads(line.removeprefix("BENCH_JSON "))
+    seconds_run = raw["duration_us"] / 1e6
+    status = {int(code): n for code, n in raw["status"].items()}
+    return {
+        "requests": raw["requests"],
+        "seconds": round(seconds_run, 2),
+        "rps": round(raw["requests"] / seconds_run, 1),
+        "p50_ms": round(raw["latency_p50_us"] / 1000, 2),
+        "p90_ms": round(raw["latency_p90_us"] / 1000, 2),
+        "p99_ms": round(raw["latency_p99_us"] / 1000, 2),
+        "mean_ms": round(float(raw["latency_mean_us"]) / 1000, 2),
+        "max_ms": round(raw["latency_max_us"] / 1000, 2),
+        "status": {str(code): status[code] for code in sorted(status)},
+        "socket_errors": raw["errors_connect"]
+        + raw["errors_read"]
+        + raw["errors_write"]
+        + raw["errors_timeout"],
+    }
+
+
+def run_scale(args, env: dict[str, str], doctors: int) -> dict:
+    print(f"\n=== N = {doctors} doctors ===")
+    seed_seconds = prepare_database(args, env, doctors)
+    base = f"http://127.0.0.1:{args.port}"
+    server = start_server(
+        env, port=args.port, workers=args.workers, log=RESULTS / f"gunicorn-{doctors}.log"
+    )
+    try:
+        django_setup(env)
+        plan_file = RESULTS / f"booking-plan-{doctors}.txt"
+        plan = build_plan(
+            base, threads=args.threads, max_bookings=args.max_bookings, plan_file=plan_file
+        )
+        endpoints = plan["endpoints"]
+        meter = CpuMeter(server, args.database_url)
+        results = {}
+
+        def measure(name: str, script: str, extra_env: dict[str, str], warmup: bool) -> dict:
+            url = base + endpoints[name]["path"]
+            if warmup:
+                wrk(url, script, args=args, seconds=args.warmup, extra_env=extra_env)
+            before = meter.sample()
+            result = wrk(url, script, args=args, seconds=args.duration, extra_env=extra_env)
+            cpu = CpuMeter.spent(before, meter.sample())
+            for kind, seconds in cpu.items():
+                result[f"cpu_{kind}_ms_per_request"] = round(seconds * 1000 / result["requests"], 2)
+            return result
+
+        print(f"  load average before the runs: {os.getloadavg()[0]:.2f}")
+        for name in [CEILING, *FLOORS, *READS]:
+            endpoint = endpoints[name]
+            status, body = http("GET", base + endpoint["path"], token=endpoint.get("token"))
+            if status != endpoint.get("expect", 200):
+                raise SystemExit(f"{name}: GET {endpoint['path']} answered {status}: {body}")
+            token_env = {"BENCH_TOKEN": endpoint.get("token", "")}
+            results[name] = measure(name, "read.lua", token_env, warmup=True)
+            results[name]["count"] = body.get("count") if isinstance(body, dict) else None
+            print(f"  {LABELS[name]:<44} {results[name]['rps']:>8.1f} req/s")
+        plan_env = {"BENCH_PLAN": str(plan_file), "BENCH_THREADS": str(args.threads)}
+        booking = measure(BOOKING, "book.lua", plan_env, warmup=False)
+        created = booking["status"].get("201", 0)
+        booking["bookings_planned"] = plan["bookings_planned"]
+        booking["created"] = created
+        booking["conflicts_409"] = booking["status"].get("409", 0)
+        booking["server_errors_5xx"] = sum(
+            n for code, n in booking["status"].items() if int(code) >= 500
+        )
+        booking["other_non_2xx"] = (
+            sum(n for code, n in booking["status"].items() if int(code) >= 300 and int(code) != 409)
+            - booking["server_errors_5xx"]
+        )
+        booking["bookings_per_s"] = round(created / booking["seconds"], 1)
+        results[BOOKING] = booking
+        print(f"  {LABELS[BOOKING]:<44} {booking['bookings_per_s']:>8.1f} bookings/s")
+        # The ceiling once more at the end: the ratios use the mean of both, so load that
+        # drifts over the run (a shared machine) weighs on both sides alike.
+        again = measure(CEILING, "read.lua", {"BENCH_TOKEN": ""}, warmup=False)
+        first = results[CEILING]
+        results[CEILING] = {
+            **first,
+            "rps": round((first["rps"] + again["rps"]) / 2, 1),
+            "rps_first": first["rps"],
+            "rps_last": again["rps"],
+        }
+        print(f"  {LABELS[CEILING] + ' again':<44} {again['rps']:>8.1f} req/s")
+    finally:
+        stop_server(server)
+    return {
+        "doctors": doctors,
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "seed_seconds": seed_seconds,
+        "gunicorn_workers": args.workers,
+        "wrk": {
+            "threads": args.threads,
+            "connections": args.connections,
+            "seconds": args.duration,
+            "warmup_seconds": args.warmup,
+        },
+        "endpoints": {name: {**endpoints[name], "token": None} for name in endpoints},
+        "results": results,
+    }
+
+
+# ---------------------------------------------------------------------------
+# Targets and report
+# ---------------------------------------------------------------------------
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def evaluate(run: dict) -> list[dict]:
+    results = run["results"]
+    ceiling = results[CEILING]["rps"]
+    checks = []
+    for name in READS:
+        r = results[name]
+        ratio = r["rps"] / ceiling
+        checks.append(
+            {
+                "target": f"{name}: req/s >= {READ_VS_CEILING:.0%} of ceiling",
+                "value": f"{ratio:.0%}",
+                "pass": ratio >= READ_VS_CEILING,
+            }
+        )
+        spread = r["p99_ms"] / r["p50_ms"]
+        checks.append(
+            {
+                "target": f"{name}: p99 < {P99_OVER_P50:g} x p50",
+                "value": f"{spread:.2f} x",
+                "pass": spread < P99_OVER_P50,
+            }
+        )
+        bad = sum(n for code, n in r["status"].items() if code != "200") + r["socket_errors"]
+        checks.append({"target": f"{name}: every response 200", "value": bad, "pass": bad == 0})
+    booking = results[BOOKING]
+    ratio = booking["bookings_per_s"] / ceiling
+    checks.append(
+        {
+            "target": f"booking: bookings/s >= {BOOKING_VS_CEILING:.0%} of ceiling",
+            "value": f"{ratio:.0%}",
+            "pass": ratio >= BOOKING_VS_CEILING,
+        }
+    )
+    checks.append(
+        {
+            "target": "booking: zero 5xx",
+            "value": booking["server_errors_5xx"],
+            "pass": booking["server_errors_5xx"] == 0 and booking["socket_errors"] == 0,
+        }
+    )
+    return checks
+
+
+def flatness(runs: dict[str, dict]) -> list[dict]:
+    scales = sorted(runs, key=int)
+    if len(scales) < 2:
+        return []
+    small, large = runs[scales[0]], runs[scales[-1]]
+    checks = []
+    for name in [*READS, BOOKING]:
+        growth = large["results"][name]["p50_ms"] / small["results"][name]["p50_ms"]
+        cpu_growth = _cpu_per_request(large["results"][name]) / max(
+            _cpu_per_request(small["results"][name]), 1e-9
+        )
+        checks.append(
+            {
+                "target": f"{name}: p50 at N={scales[-1]} <= {P50_GROWTH:g} x p50 at N={scales[0]}",
+                "value": f"{growth:.2f} x (CPU per request: {cpu_growth:.2f} x)",
+                "pass": growth <= P50_GROWTH,
+            }
+        )
+    return checks
+
+
+def _cpu_per_request(result: dict) -> float:
+    return result.get("cpu_app_ms_per_request", 0) + result.get("cpu_db_ms_per_request", 0)
+
+
+def print_run(run: dict) -> None:
+    results = run["results"]
+    ceiling = results[CEILING]["rps"]
+    print(f"\nN = {run['doctors']} doctors (seed: {run['seed_seconds'] or 'reused'} s)")
+    columns = ("req/s", "vs ceil", "p50 ms", "p99 ms", "p99/p50", "cpu app", "cpu db", "cpu vs")
+    print(f"{'endpoint':<46}" + "".join(f"{column:>9}" for column in columns) + "  status")
+    for name in [CEILING, *FLOORS, *READS, BOOKING]:
+        r = results.get(name)
+        if r is None:
+            continue
+        rps = r["bookings_per_s"] if name == BOOKING else r["rps"]
+        codes = " ".join(f"{code}:{n}" for code, n in r["status"].items())
+        print(
+            f"{LABELS[name]:<46}{rps:>9.1f}{rps / ceiling:>9.0%}{r['p50_ms']:>9.2f}"
+            f"{r['p99_ms']:>9.2f}{r['p99_ms'] / r['p50_ms']:>9.2f}"
+            f"{r.get('cpu_app_ms_per_request', 0):>9.2f}{r.get('cpu_db_ms_per_request', 0):>9.2f}"
+            f"{_cpu_per_request(results[CEILING]) / max(_cpu_per_request(r), 1e-9):>9.0%}"
+            f"  {codes}"
+        )
+    first, last = results[CEILING].get("rps_first"), results[CEILING].get("rps_last")
+    if first:
+        print(f"ceiling: {first} req/s before the runs, {last} after; the ratios use the mean")
+    print(
+        "cpu app / cpu db: CPU ms per request of gunicorn and of PostgreSQL; cpu vs: the "
+        "ceiling's CPU per request over the endpoint's (the req/s ratio a CPU-bound quiet "
+        "machine would show; informational)"
+    )
+    booking = results[BOOKING]
+    print(
+        f"booking: {booking['created']} created of {booking['requests']} requests "
+        f"({booking['bookings_planned']} planned), 409: {booking['conflicts_409']}, "
+        f"5xx: {booking['server_errors_5xx']}, other non-2xx: {booking['other_non_2xx']}"
+    )
+
+
+def print_checks(title: str, checks: list[dict]) -> None:
+    print(f"\n{title}")
+    for check in checks:
+        print(f"  {_verdict(check['pass'])}  {check['target']:<60} {check['value']}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    default_doctors = os.environ.get("BENCH_DOCTORS", "20").replace(",", " ").split()
+    parser.add_argument("--doctors", type=int, nargs="+", default=[int(n) for n in default_doctors])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per read")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections")
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", "8765")))
+    parser.add_argument("--max-bookings", type=int, default=8000, help="booking plan size")
+    parser.add_argument(
+        "--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    )
+    parser.add_argument(
+        "--reuse-db",
+        action="store_true",
+        help="keep the database when it already holds exactly N scale doctors (iterating)",
+    )
+    args = parser.parse_args()
+    check_tools()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    env = server_environment(args.database_url)
+
+    stored = json.loads(RESULTS_FILE.read_text()) if RESULTS_FILE.exists() else {}
+    runs: dict[str, dict] = stored.get("runs", {})
+    machine = machine_info(args.database_url)
+    for doctors in args.doctors:
+        run = run_scale(args, env, doctors)
+        run["machine"] = machine
+        run["checks"] = evaluate(run)
+        runs[str(doctors)] = run
+    failed = False
+    for doctors in args.doctors:
+        run = runs[str(doctors)]
+        print_run(run)
+        print_checks(f"Targets at N = {doctors}:", run["checks"])
+        failed |= not all(check["pass"] for check in run["checks"])
+    flat = flatness(runs)
+    if flat:
+        scales = sorted(runs, key=int)
+        dates = {runs[s]["machine"]["date"] for s in (scales[0], scales[-1])}
+        note = "" if len(dates) == 1 else " (from runs at different times)"
+        print_checks(f"Cost flat in data size, N={scales[0]} vs N={scales[-1]}{note}:", flat)
+        failed |= not all(check["pass"] for check in flat)
+    else:
+        print('\nFlatness: needs two scales, e.g. make bench BENCH_DOCTORS="20 200"')
+    RESULTS_FILE.write_text(
+        json.dumps({"machine": machine, "runs": runs, "flatness": flat}, indent=2) + "\n"
+    )
+    print(f"\nwrote {RESULTS_FILE.relative_to(ROOT)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+-- GET the URL given to wrk, with `Authorization: Bearer $BENCH_TOKEN` when that is set.
+local common = dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
+local token = os.getenv("BENCH_TOKEN")
+if token and token ~= "" then
+  wrk.headers["Authorization"] = "Bearer " .. token
+end
+wrk.headers["Accept"] = "application/json"
+
+local threads = {}
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+status_counts = {}
+function response(status, headers, body)
+  status_counts[status] = (status_counts[status] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  common.report(summary, latency, threads)
+end
