@@ -12,8 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from accounts import services
 from accounts.models import DoctorProfile, User, normalize_email, validate_timezone
 from audit.services import audit_record_patient_views
-from medappt.admin_site import ServiceBackedAdmin, is_autocomplete_for, rule_message
-from medappt.exceptions import Conflict
+from medappt.admin_site import ServiceBackedAdmin, is_autocomplete_for
 
 
 class UserActionForm(admin.helpers.ActionForm):
@@ -100,17 +99,15 @@ class UserAdmin(ServiceBackedAdmin, DjangoUserAdmin):
         return self._guarded(add_view, request, form_url, extra_context)
 
     def _run(self, request, queryset, service, done: str, **kwargs) -> None:
-        succeeded, refused = 0, []
-        for user in queryset:
-            try:
-                service(actor=request.user, user=user, **kwargs)
-                succeeded += 1
-            except (Conflict, ValidationError) as error:
-                refused.append(f"{user.email}: {rule_message(error)}")
-        if succeeded:
-            self.message_user(request, f"{succeeded} user(s) {done}.", messages.SUCCESS)
-        for line in refused:
-            self.message_user(request, line, messages.ERROR)
+        self.run_action(
+            request,
+            queryset,
+            service,
+            argument="user",
+            done=f"user(s) {done}",
+            label=lambda user: user.email,
+            **kwargs,
+        )
 
     @admin.action(description="Suspend selected users (with reason)", permissions=["manage"])
     def suspend(self, request, queryset) -> None:

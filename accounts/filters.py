@@ -9,14 +9,14 @@ from django import forms
 from django.db.models import Q, QuerySet
 
 from accounts.models import DoctorProfile, User
-from medappt.filters import AwareDateTimeFilter
+from medappt.filters import AwareDateTimeFilter, StrictBooleanFilter
 
 MAX_AVAILABILITY_SPAN = datetime.timedelta(days=62)
 
 
 class UserFilter(django_filters.FilterSet):
     role = django_filters.ChoiceFilter(choices=User.Role.choices)
-    is_active = django_filters.BooleanFilter()
+    is_active = StrictBooleanFilter()
     search = django_filters.CharFilter(method="filter_search", max_length=100)
 
     class Meta:

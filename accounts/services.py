@@ -132,6 +132,18 @@ def auth_login(*, email: str, password: str) -> dict[str, str]:
     return tokens
 
 
+def auth_admin_login_failed(*, email: str) -> None:
+    """Record a refused Django-admin login like an API one, with `source: admin`."""
+    user = User.objects.filter(email=normalize_email(email)).first() if email else None
+    audit_record(
+        action="auth.login_failed",
+        target_type="user",
+        target_id=user.pk if user else None,
+        data={"email": _email_for_audit(email), "source": "admin"},
+        actor=None,
+    )
+
+
 def token_refresh(*, refresh: str) -> dict[str, str]:
     """Rotate a refresh token: the old one is blacklisted; of two racing uses exactly one wins.
 

@@ -1,15 +1,48 @@
-"""Throttles keyed by client_ip() or user, counters in the Django cache (Redis in production)."""
+"""Throttles keyed by client_ip() or user, counters in the Django cache (Redis in production).
+
+They fail open: when the cache cannot be reached the request goes on and a warning is logged.
+A throttle slows guessing down; it is not an access rule (authentication and permissions
+still apply), and a Redis outage must not turn every login into a 500.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 
+from redis.exceptions import RedisError
 from rest_framework.throttling import SimpleRateThrottle
 
 from medappt.context import client_ip
 
+logger = logging.getLogger("medappt.throttling")
 
-class ClientIPRateThrottle(SimpleRateThrottle):
+# What the cache raises when its server is down or slow: redis-py's errors (connection
+# refused, socket timeout) and the socket errors underneath them.
+CACHE_ERRORS = (RedisError, OSError)
+
+
+def _cache_unavailable(scope: str, error: Exception) -> None:
+    logger.warning(
+        "throttle %s not applied: the cache is unavailable (%s: %s)",
+        scope,
+        type(error).__name__,
+        error,
+    )
+
+
+class CacheRateThrottle(SimpleRateThrottle):
+    """DRF's rate throttle, failing open (with a logged warning) when the cache errors."""
+
+    def allow_request(self, request, view) -> bool:
+        try:
+            return super().allow_request(request, view)
+        except CACHE_ERRORS as error:
+            _cache_unavailable(self.scope, error)
+            return True
+
+
+class ClientIPRateThrottle(CacheRateThrottle):
     """Counts requests per client address, as resolved by client_ip()."""
 
     def get_ident(self, request) -> str:
@@ -31,7 +64,7 @@ class PasswordResetRateThrottle(ClientIPRateThrottle):
     scope = "password_reset"
 
 
-class PasswordResetEmailRateThrottle(SimpleRateThrottle):
+class PasswordResetEmailRateThrottle(CacheRateThrottle):
     """Reset requests per target email, so one inbox cannot be flooded from many addresses."""
 
     scope = "password_reset"
@@ -44,7 +77,7 @@ class PasswordResetEmailRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": "password_reset_email", "ident": digest}
 
 
-class LoginFailureThrottle(SimpleRateThrottle):
+class LoginFailureThrottle(CacheRateThrottle):
     """Failed logins per email: checked before the attempt, counted only on failure."""
 
     scope = "login_failures"
@@ -62,7 +95,11 @@ class LoginFailureThrottle(SimpleRateThrottle):
         self.key = self.get_cache_key(request, view)
         if self.key is None:
             return True
-        self.history = self.cache.get(self.key, [])
+        try:
+            self.history = self.cache.get(self.key, [])
+        except CACHE_ERRORS as error:
+            _cache_unavailable(self.scope, error)
+            return True
         self.now = self.timer()
         while self.history and self.history[-1] <= self.now - self.duration:
             self.history.pop()
@@ -74,12 +111,15 @@ class LoginFailureThrottle(SimpleRateThrottle):
         if key is None or self.rate is None:
             return
         now = self.timer()
-        history = [t for t in self.cache.get(key, []) if t > now - self.duration]
-        history.insert(0, now)
-        self.cache.set(key, history, self.duration)
+        try:
+            history = [t for t in self.cache.get(key, []) if t > now - self.duration]
+            history.insert(0, now)
+            self.cache.set(key, history, self.duration)
+        except CACHE_ERRORS as error:
+            _cache_unavailable(self.scope, error)
 
 
-class UserRateThrottle(SimpleRateThrottle):
+class UserRateThrottle(CacheRateThrottle):
     """Counts requests per authenticated user."""
 
     def get_cache_key(self, request, view) -> str | None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from medappt.exceptions import Conflict
 
@@ -14,6 +16,31 @@ class ClinicAdminSite(admin.AdminSite):
     site_title = "medappt"
     index_title = "Front desk"
     index_template = "admin/clinic_index.html"
+    site_url = None  # the API is the only other site here: no "View site" link to a 404
+
+    def login(self, request, extra_context=None):
+        """Django's login page; attempts count against THROTTLE_LOGIN per client address
+        (the API login's counter), and a refused attempt is audited as auth.login_failed."""
+        if request.method != "POST":
+            return super().login(request, extra_context)
+        from accounts.services import auth_admin_login_failed
+        from accounts.throttles import LoginRateThrottle
+
+        throttle = LoginRateThrottle()
+        if not throttle.allow_request(request, None):
+            response = HttpResponse(
+                "Too many login attempts. Try again later.\n",
+                status=429,
+                content_type="text/plain; charset=utf-8",
+            )
+            response["Retry-After"] = str(max(1, math.ceil(throttle.wait() or 1)))
+            return response
+        response = super().login(request, extra_context)
+        # Success redirects; a refused form (bad credentials, suspended, not staff) is shown
+        # again with its errors.
+        if not response.has_header("Location"):
+            auth_admin_login_failed(email=request.POST.get("username", ""))
+        return response
 
     def index(self, request, extra_context=None):
         from scheduling.dashboard import front_desk_summary
@@ -22,6 +49,17 @@ class ClinicAdminSite(admin.AdminSite):
         if request.user.has_perm("scheduling.view_appointment"):
             context["front_desk"] = front_desk_summary()
         return super().index(request, context)
+
+
+def is_autocomplete_for(request: HttpRequest, model_name: str, field_name: str) -> bool:
+    """Whether this request is the admin's autocomplete for that model's field."""
+    match = getattr(request, "resolver_match", None)
+    return (
+        match is not None
+        and match.url_name == "autocomplete"
+        and request.GET.get("model_name") == model_name
+        and request.GET.get("field_name") == field_name
+    )
 
 
 class RuleViolation(Exception):
@@ -54,6 +92,22 @@ class ServiceBackedAdmin:
 
     def delete_view(self, request, object_id, extra_context=None):
         return self._guarded(super().delete_view, request, object_id, extra_context)
+
+    def run_action(
+        self, request, queryset, service, *, argument: str, done: str, label, **kwargs
+    ) -> None:
+        """Apply a service to each selected object; one success line, one error per refusal."""
+        succeeded, refused = 0, []
+        for obj in queryset:
+            try:
+                service(actor=request.user, **{argument: obj}, **kwargs)
+                succeeded += 1
+            except (Conflict, ValidationError) as error:
+                refused.append(f"{label(obj)}: {rule_message(error)}")
+        if succeeded:
+            self.message_user(request, f"{succeeded} {done}.", messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, line, messages.ERROR)
 
     @staticmethod
     def call(service, **kwargs):

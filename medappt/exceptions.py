@@ -11,7 +11,9 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -74,6 +76,15 @@ class Conflict(Exception):
         self.detail = detail
 
 
+class RequestBodyTooLarge(Exception):
+    """The request body is longer than the endpoint accepts (413)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.detail = f"Request body too large: at most {limit} bytes."
+        super().__init__(self.detail)
+
+
 class Unauthenticated(Exception):
     """Credentials or a token were refused (401). The message never says which part failed."""
 
@@ -91,6 +102,15 @@ def _validation_error_body(error: DjangoValidationError) -> Any:
     return {"non_field_errors": error.messages}
 
 
+def _detail_text(detail: Any) -> str:
+    """The one message of an error detail; simplejwt's is a dict with code and messages."""
+    if isinstance(detail, dict):
+        detail = detail.get("detail", "")
+    if isinstance(detail, list):
+        detail = detail[0] if detail else ""
+    return str(detail) or "Authentication credentials were not provided or are invalid."
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """Map domain and framework errors onto the JSON error contract."""
     if isinstance(exc, Conflict):
@@ -101,13 +121,57 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return response
     if isinstance(exc, DjangoValidationError):
         return Response(_validation_error_body(exc), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, RequestBodyTooLarge):
+        return Response({"detail": exc.detail}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is not None and response.status_code == status.HTTP_401_UNAUTHORIZED:
+        # Every 401 is exactly {"detail": "..."}: simplejwt's token errors also carry `code`
+        # and `messages` (which token class refused it and why), which clients need not see.
+        response.data = {"detail": _detail_text(getattr(exc, "detail", ""))}
+    return response
 
 
+@csrf_exempt  # it changes nothing; a CSRF refusal would be an HTML 403 instead of this 404
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
     """JSON 404 for any path under /api/ that no route matches."""
     return JsonResponse({"detail": "Not found."}, status=404)
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler400: JSON under /api/ (a bad Host header, an unreadable body), else Django's."""
+    if _is_api(request):
+        return JsonResponse({"detail": "Bad request."}, status=400)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler403: JSON under /api/, else Django's page."""
+    if _is_api(request):
+        return JsonResponse({"detail": "You do not have permission to do this."}, status=403)
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler404: JSON under /api/, else Django's page."""
+    if _is_api(request):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: JSON `{"detail"}` under /api/, never a traceback; else Django's page.
+
+    The exception itself is logged (django.request, with its traceback) for operators; the
+    client gets only the request id (X-Request-ID) to quote.
+    """
+    if _is_api(request):
+        return JsonResponse({"detail": "Server error. Quote the X-Request-ID header."}, status=500)
+    return defaults.server_error(request)

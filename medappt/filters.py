@@ -30,6 +30,8 @@ class AwareDateTimeField(forms.Field):
     def to_python(self, value: str | None) -> datetime.datetime | None:
         if value in (None, ""):
             return None
+        if not value.isprintable():  # parse_datetime would overlook a trailing NUL
+            raise ValidationError("Enter a valid ISO 8601 datetime.", code="invalid")
         try:
             parsed = parse_datetime(value.strip())
         except ValueError:
@@ -48,6 +50,29 @@ class AwareDateTimeField(forms.Field):
 @extend_schema_field(OpenApiTypes.DATETIME)
 class AwareDateTimeFilter(django_filters.Filter):
     field_class = AwareDateTimeField
+
+
+class StrictBooleanField(forms.NullBooleanField):
+    """true/false (or 1/0); anything else is a 400 naming the parameter, not "no filter"."""
+
+    # NullBooleanSelect would turn an unknown value into None before to_python sees it.
+    widget = forms.TextInput
+    VALUES = {"true": True, "1": True, "false": False, "0": False}
+
+    def to_python(self, value: str | None) -> bool | None:
+        if value in (None, ""):
+            return None
+        try:
+            return self.VALUES[str(value).strip().lower()]
+        except KeyError:
+            raise ValidationError("Use true or false.", code="invalid") from None
+
+    def validate(self, value: bool | None) -> None:
+        pass
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
 
 
 class CommaSeparatedChoiceFilter(django_filters.BaseInFilter, django_filters.ChoiceFilter):

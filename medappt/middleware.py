@@ -3,16 +3,19 @@ django-auditlog's middleware taught to use client_ip()."""
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 from collections.abc import Callable
 
 from auditlog.middleware import AuditlogMiddleware as BaseAuditlogMiddleware
 from django.conf import settings
+from django.core.handlers.wsgi import LimitedStream
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.encoding import escape_uri_path
 
 from medappt import context
+from medappt.exceptions import RequestBodyTooLarge
 from medappt.health import healthz, readyz
 
 logger = logging.getLogger("medappt.request")
@@ -72,15 +75,58 @@ class RequestContextMiddleware:
         return response
 
 
+class BoundedStream(io.RawIOBase):
+    """A request body stream that raises RequestBodyTooLarge once more than `limit` bytes
+    have been read, so a body without a Content-Length cannot grow without bound."""
+
+    def __init__(self, stream, limit: int) -> None:
+        self._stream = stream
+        self._limit = limit
+        self._read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def _count(self, data: bytes) -> bytes:
+        self._read += len(data)
+        if self._read > self._limit:
+            raise RequestBodyTooLarge(self._limit)
+        return data
+
+    def read(self, size: int = -1, /) -> bytes:
+        # Never ask for more than one byte past the limit: that byte proves the overflow.
+        remaining = self._limit + 1 - self._read
+        size = remaining if size is None or size < 0 else min(size, remaining)
+        return self._count(self._stream.read(size)) if size > 0 else b""
+
+    def readline(self, size: int = -1, /) -> bytes:
+        remaining = self._limit + 1 - self._read
+        size = remaining if size is None or size < 0 else min(size, remaining)
+        return self._count(self._stream.readline(size)) if size > 0 else b""
+
+
+def _too_large(limit: int) -> JsonResponse:
+    return JsonResponse({"detail": RequestBodyTooLarge(limit).detail}, status=413)
+
+
 class BodySizeLimitMiddleware:
-    """Refuse bodies whose declared Content-Length is over the limit with a JSON 413."""
+    """Refuse bodies over the limit with a JSON 413 before anything parses them.
+
+    A declared Content-Length is judged from the header alone. A body without one (chunked
+    transfer encoding: the server marks its input `wsgi.input_terminated`, as gunicorn does)
+    is read here through a BoundedStream, which gives up one byte past the limit; a body that
+    fits is handed on with its now known length, so Django and DRF parse it as usual.
+    """
+
+    CHUNK = 64 * 1024
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        declared = request.META.get("CONTENT_LENGTH") or ""
         try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
+            length = int(declared or 0)
         except ValueError:
             return JsonResponse({"detail": "Invalid Content-Length header."}, status=400)
         limit = (
@@ -89,10 +135,20 @@ class BodySizeLimitMiddleware:
             else settings.MAX_JSON_BODY_BYTES
         )
         if length > limit:
-            return JsonResponse(
-                {"detail": f"Request body too large: at most {limit} bytes."}, status=413
-            )
+            return _too_large(limit)
+        if not declared and request.META.get("wsgi.input_terminated"):
+            try:
+                self._buffer_unsized_body(request, limit)
+            except RequestBodyTooLarge:
+                return _too_large(limit)
         return self.get_response(request)
+
+    def _buffer_unsized_body(self, request: HttpRequest, limit: int) -> None:
+        stream = BoundedStream(request.META["wsgi.input"], limit)
+        body = b"".join(iter(lambda: stream.read(self.CHUNK), b""))
+        if body:
+            request.META["CONTENT_LENGTH"] = str(len(body))
+            request._stream = LimitedStream(io.BytesIO(body), len(body))
 
 
 class AuditlogMiddleware(BaseAuditlogMiddleware):

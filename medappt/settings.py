@@ -62,17 +62,19 @@ MIDDLEWARE = [
     "medappt.middleware.RequestContextMiddleware",
     # Health probes answer before host checks and the SSL redirect (load balancers).
     "medappt.middleware.HealthCheckMiddleware",
+    # Outside every middleware that answers on its own (the 413), so those answers carry
+    # nosniff, Referrer-Policy and X-Frame-Options too.
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Before any middleware that answers on its own, so browsers can read those answers (413).
     "corsheaders.middleware.CorsMiddleware",
     "medappt.middleware.BodySizeLimitMiddleware",
-    "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # django-auditlog's, with the client address from client_ip() (not the forgeable XFF).
     "medappt.middleware.AuditlogMiddleware",
 ]
@@ -118,7 +120,16 @@ else:
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # A slow or unreachable Redis costs a request at most these seconds per cache
+            # call; the throttles then fail open (accounts/throttles.py), /readyz says 503.
+            "OPTIONS": {
+                "socket_connect_timeout": env.float("REDIS_CONNECT_TIMEOUT", default=1.0),
+                "socket_timeout": env.float("REDIS_TIMEOUT", default=1.0),
+            },
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -179,6 +190,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "medappt.pagination.PageNumberPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "medappt.schema.AutoSchema",
+    "DEFAULT_METADATA_CLASS": "medappt.metadata.APIMetadata",
     "EXCEPTION_HANDLER": "medappt.exceptions.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "login": THROTTLE_LOGIN,

@@ -1,7 +1,5 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.static import serve
 
 from medappt.docs import RedocView, SchemaView, SwaggerView
 from medappt.exceptions import api_not_found
@@ -15,5 +13,11 @@ urlpatterns = [
     re_path(r"^api/", api_not_found),
 ]
 
-if settings.DEBUG:
-    urlpatterns += [re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT})]
+# Errors Django answers itself (outside DRF's exception handler) are JSON under /api/ too.
+handler400 = "medappt.exceptions.bad_request"
+handler403 = "medappt.exceptions.permission_denied"
+handler404 = "medappt.exceptions.page_not_found"
+handler500 = "medappt.exceptions.server_error"
+
+# No /media/ route, not even with DEBUG: uploaded photos are served only by users/{id}/photo/,
+# which decides who may see them.

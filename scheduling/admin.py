@@ -372,17 +372,15 @@ class AppointmentAdmin(ServiceBackedAdmin, admin.ModelAdmin):
 
     # -- lifecycle actions ---------------------------------------------------------------
     def _run(self, request, queryset, service, done: str, **kwargs) -> None:
-        succeeded, refused = 0, []
-        for appointment in queryset:
-            try:
-                service(actor=request.user, appointment=appointment, **kwargs)
-                succeeded += 1
-            except (Conflict, ValidationError) as error:
-                refused.append(f"#{appointment.pk}: {rule_message(error)}")
-        if succeeded:
-            self.message_user(request, f"{succeeded} appointment(s) {done}.", messages.SUCCESS)
-        for line in refused:
-            self.message_user(request, line, messages.ERROR)
+        self.run_action(
+            request,
+            queryset,
+            service,
+            argument="appointment",
+            done=f"appointment(s) {done}",
+            label=lambda appointment: f"#{appointment.pk}",
+            **kwargs,
+        )
 
     @admin.action(description="Confirm selected appointments", permissions=["change"])
     def confirm(self, request, queryset) -> None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import django_filters
-from django import forms
-from django.core.exceptions import ValidationError
 
-from medappt.filters import AwareDateTimeFilter, CommaSeparatedChoiceFilter, IdFilter
+from medappt.filters import (
+    AwareDateTimeFilter,
+    CommaSeparatedChoiceFilter,
+    IdFilter,
+    StrictBooleanFilter,
+)
 from scheduling.models import Appointment, TimeBlock
 
 
@@ -16,29 +19,6 @@ def _start_range() -> dict[str, AwareDateTimeFilter]:
         "from": AwareDateTimeFilter(field_name="start", lookup_expr="gte"),
         "to": AwareDateTimeFilter(field_name="start", lookup_expr="lt"),
     }
-
-
-class StrictBooleanField(forms.NullBooleanField):
-    """true/false (or 1/0); anything else is a 400 naming the parameter, not "no filter"."""
-
-    # NullBooleanSelect would turn an unknown value into None before to_python sees it.
-    widget = forms.TextInput
-    VALUES = {"true": True, "1": True, "false": False, "0": False}
-
-    def to_python(self, value: str | None) -> bool | None:
-        if value in (None, ""):
-            return None
-        try:
-            return self.VALUES[str(value).strip().lower()]
-        except KeyError:
-            raise ValidationError("Use true or false.", code="invalid") from None
-
-    def validate(self, value: bool | None) -> None:
-        pass
-
-
-class StrictBooleanFilter(django_filters.BooleanFilter):
-    field_class = StrictBooleanField
 
 
 class TimeBlockFilter(django_filters.FilterSet):

@@ -164,3 +164,47 @@ def test_api_is_documented_with_bearer_jwt(schema):
     scheme = schema["components"]["securitySchemes"]["jwtAuth"]
     assert scheme == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     assert schema["paths"]["/api/v1/auth/me/"]["get"]["security"] == [{"jwtAuth": []}]
+
+
+def test_operations_with_a_body_document_415(schema):
+    missing = [
+        f"{method.upper()} {path}"
+        for path, method, op in operations(schema)
+        if "requestBody" in op and "415" not in op["responses"]
+    ]
+    assert missing == []
+    assert "415" not in schema["paths"]["/api/v1/appointments/{id}/confirm/"]["post"]["responses"]
+
+
+@pytest.mark.django_db
+def test_a_body_in_an_unparsed_media_type_is_a_json_415(client):
+    response = client.post("/api/v1/auth/register/", "email=a", content_type="text/plain")
+    assert response.status_code == 415
+    assert set(response.json()) == {"detail"}
+
+
+def test_errors_of_the_csv_export_are_documented_as_json(schema):
+    responses = schema["paths"]["/api/v1/audit/events/export/"]["get"]["responses"]
+    assert set(responses["200"]["content"]) == {"text/csv"}
+    for code in ("400", "401", "403", "404"):
+        assert set(responses[code]["content"]) == {"application/json"}, code
+
+
+@pytest.mark.django_db
+def test_errors_of_the_csv_export_are_json_even_when_csv_is_asked_for(admin_client):
+    response = admin_client.get(
+        "/api/v1/audit/events/export/", {"from": "2030-01-01T00:00:00Z"}, HTTP_ACCEPT="text/csv"
+    )
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert set(response.json()) == {"to"}
+
+
+@pytest.mark.django_db
+def test_options_describes_the_endpoint_without_a_500_for_any_role(role_clients):
+    for client in role_clients.values():
+        for url in ("/api/v1/auth/logout/", "/api/v1/auth/register/", "/api/v1/appointments/"):
+            response = client.options(url)
+            assert response.status_code in (200, 401, 403), (url, response.content)
+            assert response["Content-Type"] == "application/json"
+            assert "actions" not in response.json()

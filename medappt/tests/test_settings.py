@@ -108,6 +108,11 @@ def test_production_defaults_are_secure(run_django):
         "    'email_backend': s.EMAIL_BACKEND,\n"
         "    'cache': s.CACHES['default']['BACKEND'],\n"
         "    'trusted_proxies': s.TRUSTED_PROXY_COUNT,\n"
+        "    'nosniff': s.SECURE_CONTENT_TYPE_NOSNIFF,\n"
+        "    'referrer_policy': s.SECURE_REFERRER_POLICY,\n"
+        "    'frame_options': s.X_FRAME_OPTIONS,\n"
+        "    'cors_origins': s.CORS_ALLOWED_ORIGINS,\n"
+        "    'cors_all': getattr(s, 'CORS_ALLOW_ALL_ORIGINS', False),\n"
         "}))\n"
     )
     result = run_django(PRODUCTION_ENV, code=code)
@@ -123,19 +128,41 @@ def test_production_defaults_are_secure(run_django):
     assert values["email_backend"] == "django.core.mail.backends.smtp.EmailBackend"
     assert values["cache"] == "django.core.cache.backends.locmem.LocMemCache"
     assert values["trusted_proxies"] == 0
+    assert values["nosniff"] is True
+    assert values["referrer_policy"] == "same-origin"
+    assert values["frame_options"] == "DENY"
+    assert values["cors_origins"] == []
+    assert values["cors_all"] is False
 
 
-def test_redis_url_selects_the_shared_redis_cache(run_django):
+def test_redis_url_selects_the_shared_redis_cache_with_short_socket_timeouts(run_django):
     code = (
+        "import json\n"
         "from django.conf import settings\n"
-        "print(settings.CACHES['default']['BACKEND'], settings.CACHES['default']['LOCATION'])\n"
+        "from django.core.cache import cache\n"
+        "pool = cache._cache._get_connection_pool(write=True)\n"
+        "print(json.dumps({\n"
+        "    'backend': settings.CACHES['default']['BACKEND'],\n"
+        "    'location': settings.CACHES['default']['LOCATION'],\n"
+        "    'connect_timeout': pool.connection_kwargs['socket_connect_timeout'],\n"
+        "    'timeout': pool.connection_kwargs['socket_timeout'],\n"
+        "}))\n"
     )
     result = run_django({**PRODUCTION_ENV, "REDIS_URL": "redis://cache.internal:6379/1"}, code=code)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == [
-        "django.core.cache.backends.redis.RedisCache",
-        "redis://cache.internal:6379/1",
-    ]
+    values = json.loads(result.stdout)
+    assert values["backend"] == "django.core.cache.backends.redis.RedisCache"
+    assert values["location"] == "redis://cache.internal:6379/1"
+    # A dead Redis must cost a request about a second, not the kernel's TCP timeout.
+    assert 0 < values["connect_timeout"] <= 2
+    assert 0 < values["timeout"] <= 2
+
+
+def test_deploy_check_is_clean_with_redis_too(run_django):
+    env = {**PRODUCTION_ENV, "REDIS_URL": "redis://cache.internal:6379/1"}
+    result = run_django(env, manage=["check", "--deploy", "--fail-level", "WARNING"])
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
 
 
 def test_sqlite_runs_immediate_transactions_with_a_busy_timeout_and_wal(run_django, tmp_path):
