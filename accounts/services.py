@@ -236,6 +236,14 @@ def password_change(*, user: User, current_password: str, new_password: str) -> 
 
 
 @transaction.atomic
+def password_changed_in_admin(*, user: User) -> None:
+    """After Django's own "change password" page in the admin (one's own password): the same
+    revocation and audit as the API's password change."""
+    refresh_tokens_revoke(user=user)
+    audit_record(action="auth.password_changed", target=user, actor=user, data={"source": "admin"})
+
+
+@transaction.atomic
 def password_reset_request(*, email: str) -> None:
     """Mail a reset link to an active, unsuspended account; say nothing either way."""
     user = User.objects.filter(email=normalize_email(email)).first()

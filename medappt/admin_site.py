@@ -18,6 +18,15 @@ class ClinicAdminSite(admin.AdminSite):
     index_template = "admin/clinic_index.html"
     site_url = None  # the API is the only other site here: no "View site" link to a 404
 
+    def password_change(self, request, extra_context=None):
+        """Django's own-password page; a successful change revokes tokens and is audited."""
+        response = super().password_change(request, extra_context)
+        if request.method == "POST" and response.status_code == 302:
+            from accounts.services import password_changed_in_admin
+
+            password_changed_in_admin(user=request.user)
+        return response
+
     def login(self, request, extra_context=None):
         """Django's login page; attempts count against THROTTLE_LOGIN per client address
         (the API login's counter), and a refused attempt is audited as auth.login_failed."""

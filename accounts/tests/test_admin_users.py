@@ -550,3 +550,32 @@ def test_admin_reaches_the_admin_only_endpoints(admin_client, patient):
     assert response.status_code == 200
     patient.refresh_from_db()
     assert patient.first_name == "Renamed"
+
+
+def test_changing_ones_own_password_in_the_admin_revokes_tokens_and_is_audited(admin_user):
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    from audit.models import AuditEvent
+
+    refresh = RefreshToken.for_user(admin_user)
+    client = Client()
+    client.force_login(admin_user)
+    new_password = "a-Brand-new-passphrase-42"
+    response = client.post(
+        reverse("admin:password_change"),
+        {
+            "old_password": DEFAULT_PASSWORD,
+            "new_password1": new_password,
+            "new_password2": new_password,
+        },
+    )
+
+    assert response.status_code == 302
+    admin_user.refresh_from_db()
+    assert admin_user.check_password(new_password)
+    event = AuditEvent.objects.get(action="auth.password_changed")
+    assert (event.actor_id, event.data) == (admin_user.pk, {"source": "admin"})
+    reused = Client().post(
+        "/api/v1/auth/token/refresh/", {"refresh": str(refresh)}, content_type="application/json"
+    )
+    assert reused.status_code == 401
