@@ -134,10 +134,6 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.first_name or self.email
 
     @property
-    def is_suspended(self) -> bool:
-        return self.suspended_at is not None
-
-    @property
     def can_sign_in(self) -> bool:
         return self.is_active and self.suspended_at is None
 

@@ -53,10 +53,6 @@ class TimeBlock(models.Model):
     def __str__(self) -> str:
         return f"Block {self.pk} of doctor {self.doctor_id} at {self.start:%Y-%m-%d %H:%M}Z"
 
-    @property
-    def is_withdrawn(self) -> bool:
-        return self.withdrawn_at is not None
-
 
 class Appointment(models.Model):
     class Status(models.TextChoices):
