@@ -9,6 +9,14 @@ from django.utils import timezone
 from rest_framework import serializers
 
 
+def utc_iso(value: datetime.datetime | None) -> str | None:
+    """What UTCDateTimeField renders, for output serializers that read attributes directly."""
+    if value is None:
+        return None
+    text = value.astimezone(datetime.UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
 class UTCDateTimeField(serializers.DateTimeField):
     """Renders in UTC with `Z`; refuses input without an explicit offset (DESIGN.md §5 Data)."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from accounts.models import validate_timezone
-from medappt.fields import ModelSerializer, UTCDateTimeField
+from medappt.fields import ModelSerializer, UTCDateTimeField, utc_iso
 from medappt.filters import MAX_ID
 from scheduling.models import Appointment, TimeBlock
 from scheduling.services import MAX_BULK_DAYS
@@ -32,6 +32,10 @@ class AvailabilitySerializer(ModelSerializer):
         model = TimeBlock
         fields = ["id", "start", "end"]
         read_only_fields = fields
+
+    def to_representation(self, block: TimeBlock) -> dict:
+        # Direct reads, as in AppointmentSerializer.to_representation.
+        return {"id": block.id, "start": utc_iso(block.start), "end": utc_iso(block.end)}
 
 
 class BulkResultSerializer(serializers.Serializer):
@@ -73,6 +77,36 @@ class AppointmentSerializer(ModelSerializer):
         ]
         read_only_fields = fields
 
+    def to_representation(self, appointment: Appointment) -> dict:
+        """The declared fields, read directly rather than through DRF's field objects: a
+        list page is 20 rows of 21 fields, and this is several times faster. The output is
+        the same (tests/test_serializers.py compares it with DRF's own rendering)."""
+        profile = getattr(appointment.doctor, "doctor_profile", None)
+        return {
+            "id": appointment.id,
+            "patient": appointment.patient_id,
+            "doctor": appointment.doctor_id,
+            "time_block": appointment.time_block_id,
+            "start": utc_iso(appointment.start),
+            "end": utc_iso(appointment.end),
+            "status": appointment.status,
+            "reason": appointment.reason,
+            "notes": appointment.notes,
+            "cancellation_reason": appointment.cancellation_reason,
+            "cancelled_by": appointment.cancelled_by_id,
+            "rescheduled_from": appointment.rescheduled_from_id,
+            "doctor_name": appointment.doctor.full_name,
+            "patient_name": appointment.patient.full_name,
+            "doctor_location": profile.location if profile else "",
+            "doctor_timezone": profile.timezone if profile else None,
+            "created_at": utc_iso(appointment.created_at),
+            "updated_at": utc_iso(appointment.updated_at),
+            "confirmed_at": utc_iso(appointment.confirmed_at),
+            "cancelled_at": utc_iso(appointment.cancelled_at),
+            "completed_at": utc_iso(appointment.completed_at),
+        }
+
+    # The methods below document the four derived fields' types in the OpenAPI schema.
     def get_doctor_name(self, appointment: Appointment) -> str:
         return appointment.doctor.full_name
 

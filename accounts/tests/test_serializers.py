@@ -1,0 +1,41 @@
+"""The hand-written doctor serializers give exactly what DRF's field-by-field path gives."""
+
+import pytest
+from django.core.files.base import ContentFile
+from rest_framework import serializers
+
+from accounts.selectors import doctor_list_public, doctor_profile_of
+from accounts.serializers import DoctorMeSerializer, DoctorSerializer
+from accounts.tests.factories import DoctorFactory
+from scheduling.models import Review
+from scheduling.tests.factories import CompletedAppointmentFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def drf_rendering(serializer_class, instance) -> dict:
+    return serializers.Serializer.to_representation(serializer_class(), instance)
+
+
+def test_directory_rows_render_as_drf_would():
+    rated = DoctorFactory(last_name="Adams")
+    visit = CompletedAppointmentFactory(doctor=rated, time_block__doctor=rated)
+    Review.objects.create(appointment=visit, doctor=rated, author=visit.patient, rating=4)
+    with_photo = DoctorFactory(last_name="Baker")
+    with_photo.photo.save("ignored.jpg", ContentFile(b"not read here"), save=True)
+
+    rows = list(doctor_list_public())
+    assert [row.user_id for row in rows] == [rated.pk, with_photo.pk]
+    for profile in rows:
+        fast = DoctorSerializer(profile).data
+        assert list(fast.items()) == list(drf_rendering(DoctorSerializer, profile).items())
+    assert DoctorSerializer(rows[0]).data["rating_average"] == 4.0
+    assert DoctorSerializer(rows[1]).data["photo_url"].startswith(f"/api/v1/users/{with_photo.pk}/")
+
+
+def test_own_profile_renders_as_drf_would():
+    doctor = DoctorFactory()
+    profile = doctor_profile_of(user=doctor).get()
+    fast = DoctorMeSerializer(profile).data
+    assert list(fast.items()) == list(drf_rendering(DoctorMeSerializer, profile).items())
+    assert fast["license_number"] == profile.license_number
