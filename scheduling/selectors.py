@@ -65,6 +65,24 @@ def doctors_with_free_blocks(*, start: datetime.datetime, end: datetime.datetime
     )
 
 
+# A list row (AppointmentSerializer) shows the appointment and these columns of the people in
+# it; loading them alone spares decoding two whole user rows per appointment.
+LIST_ROW_RELATED_COLUMNS = (
+    "patient__first_name",
+    "patient__last_name",
+    "doctor__first_name",
+    "doctor__last_name",
+    "doctor__doctor_profile__location",
+    "doctor__doctor_profile__timezone",
+)
+
+
+def appointment_list_rows(appointments: QuerySet[Appointment]) -> QuerySet[Appointment]:
+    """Only what a list row shows, from appointment_list_visible_to()'s queryset."""
+    own = [field.name for field in Appointment._meta.concrete_fields]
+    return appointments.only(*own, *LIST_ROW_RELATED_COLUMNS)
+
+
 def appointment_list_visible_to(*, user: User) -> QuerySet[Appointment]:
     """A patient's own, a doctor's own; staff and admins see every appointment."""
     appointments = Appointment.objects.select_related(

@@ -235,7 +235,8 @@ class AppointmentViewSet(
         return Response(AppointmentSerializer(fresh).data, status=code)
 
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        appointments = selectors.appointment_list_rows(self.filter_queryset(self.get_queryset()))
+        page = self.paginate_queryset(appointments)
         audit_record_patient_views(patient_ids=[a.patient_id for a in page])
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
