@@ -20,6 +20,7 @@ from medappt.health import healthz, readyz
 
 logger = logging.getLogger("medappt.request")
 
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 HEALTH_VIEWS = {"/healthz": healthz, "/readyz": readyz}
 # Multipart photo uploads may be larger than JSON bodies.
 UPLOAD_PATH_SUFFIXES = ("/photo/",)
@@ -157,7 +158,15 @@ class AuditlogMiddleware(BaseAuditlogMiddleware):
     The stock one trusts the leftmost X-Forwarded-For entry, which any client can forge
     (and which need not even be an address). The actor of an API request is filled in later
     by the JWT authentication class (medappt.context.set_actor).
+
+    Reads (GET, HEAD, OPTIONS) change no model, so they write no log entries and skip the
+    per-request context set-up.
     """
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method in SAFE_METHODS:
+            return self.get_response(request)
+        return super().__call__(request)
 
     @staticmethod
     def _get_remote_addr(request: HttpRequest) -> str | None:
