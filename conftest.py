@@ -27,7 +27,7 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _fast_and_isolated(settings):
-    """A fast hasher, locmem mail and empty throttle counters for every test."""
+    """A fast hasher, locmem mail, empty throttle counters and no public cache per test."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     # No collectstatic in tests: the manifest storage of production would have no manifest.
@@ -35,9 +35,22 @@ def _fast_and_isolated(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    # Public reads uncached unless a test asks for it (the public_cache fixture): a test's
+    # transaction never commits, so the invalidations waiting for the commit never run.
+    settings.PUBLIC_CACHE_SECONDS = 0
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def public_cache(settings):
+    """Cache the public directory and availability, as production does with Redis.
+
+    Invalidations run on commit: wrap writes in django_capture_on_commit_callbacks(execute=True).
+    """
+    settings.PUBLIC_CACHE_SECONDS = 10
+    return settings
 
 
 def client_for(user) -> APIClient:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.http import Http404, HttpResponse
@@ -59,6 +61,7 @@ from audit.services import audit_record_patient_views
 from medappt.exceptions import Unauthenticated
 from medappt.filters import ID_REGEX
 from medappt.ordering import MappedOrderingFilter
+from medappt.response_cache import ANY_AVAILABILITY, DIRECTORY, cached_response
 from scheduling.services import appointment_count_future_active
 
 PASSWORD_RESET_ACCEPTED = {
@@ -334,6 +337,20 @@ class DoctorViewSet(ActionPermissionsMixin, viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return selectors.doctor_list_public()
+
+    def _cache_scopes(self) -> tuple[str, ...]:
+        """The directory; filtered by free blocks, every doctor's availability as well."""
+        if self.request.query_params.keys() & {"available_from", "available_to"}:
+            return (DIRECTORY, ANY_AVAILABILITY)
+        return (DIRECTORY,)
+
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        build = partial(super().list, request, *args, **kwargs)
+        return cached_response(request, scopes=self._cache_scopes(), build=build)
+
+    def retrieve(self, request: Request, *args, **kwargs) -> Response:
+        build = partial(super().retrieve, request, *args, **kwargs)
+        return cached_response(request, scopes=self._cache_scopes(), build=build)
 
     @extend_schema(methods=["GET"], request=None, responses={200: DoctorMeSerializer})
     @extend_schema(

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from accounts.groups import FRONT_DESK_GROUP
 from accounts.models import DoctorProfile, User
+from medappt.response_cache import ANY_AVAILABILITY, DIRECTORY, availability_scope, bump
 from scheduling import reviews, services
 from scheduling.models import Appointment, Review, TimeBlock
 
@@ -457,6 +458,8 @@ def _seed_one_scale_doctor(
             for appointment_id, patient_id in rng.sample(completed, min(len(completed), 30))
         ]
     )
+    # bulk_create and COPY send no signals: invalidate the cached public reads ourselves.
+    bump(DIRECTORY, ANY_AVAILABILITY, availability_scope(doctor.pk))
     return {
         "doctors": 1,
         "patients": len(patients),

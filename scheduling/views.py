@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -27,6 +29,7 @@ from accounts.throttles import BookingRateThrottle
 from audit.services import audit_record_patient_views
 from medappt.filters import ID_REGEX, parse_window
 from medappt.ordering import MappedOrderingFilter
+from medappt.response_cache import availability_scope, cached_response
 from scheduling import selectors, services
 from scheduling.filters import AppointmentFilter, TimeBlockFilter
 from scheduling.models import Appointment, TimeBlock
@@ -179,6 +182,13 @@ class AvailabilityViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
         return selectors.time_block_list_free(doctor_id=doctor_id, start=start, end=end)
 
     def list(self, request: Request, doctor_id: str) -> Response:
+        # A bad window is a 400 now, even where the same URL was valid moments ago.
+        parse_window(request.query_params)
+        return cached_response(
+            request, scopes=[availability_scope(doctor_id)], build=partial(self._page, request)
+        )
+
+    def _page(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 

@@ -158,6 +158,22 @@ def test_redis_url_selects_the_shared_redis_cache_with_short_socket_timeouts(run
     assert 0 < values["timeout"] <= 2
 
 
+@pytest.mark.parametrize(
+    ("extra", "seconds"),
+    [
+        ({}, 0),  # local memory: each worker would miss the others' invalidations
+        ({"REDIS_URL": "redis://cache.internal:6379/1"}, 10),
+        ({"REDIS_URL": "redis://cache.internal:6379/1", "PUBLIC_CACHE_SECONDS": "0"}, 0),
+        ({"PUBLIC_CACHE_SECONDS": "30"}, 30),
+    ],
+)
+def test_public_reads_are_cached_by_default_only_with_a_shared_cache(run_django, extra, seconds):
+    code = "from django.conf import settings\nprint(settings.PUBLIC_CACHE_SECONDS)\n"
+    result = run_django({**PRODUCTION_ENV, **extra}, code=code)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) == seconds
+
+
 def test_deploy_check_is_clean_with_redis_too(run_django):
     env = {**PRODUCTION_ENV, "REDIS_URL": "redis://cache.internal:6379/1"}
     result = run_django(env, manage=["check", "--deploy", "--fail-level", "WARNING"])
