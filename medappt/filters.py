@@ -9,12 +9,27 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 # Database ids are 64-bit: longer digit strings cannot name a row (and would overflow).
 ID_REGEX = r"[0-9]{1,18}"
 MAX_ID = 2**63 - 1
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter's backend, skipping the FilterSet when the request names none of its
+    filters: its form would be built and cleaned only to filter nothing (about a tenth of
+    an unfiltered list request's time)."""
+
+    def filter_queryset(self, request, queryset, view):
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is not None and request.query_params.keys().isdisjoint(
+            filterset_class.base_filters
+        ):
+            return queryset
+        return super().filter_queryset(request, queryset, view)
+
 
 # django-filter always %-formats error messages (Django only when params are given), so a
 # literal "%2B" would crash it: the percent sign comes in through params.

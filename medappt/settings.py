@@ -134,6 +134,12 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Seconds the public directory and availability answers are cached (medappt/response_cache.py);
+# 0 turns the cache off. Every write invalidates them at once on commit, so this bounds only
+# what time alone changes (a block passing the booking lead time). Off by default without
+# Redis: each worker's local-memory cache would miss the other workers' invalidations.
+PUBLIC_CACHE_SECONDS = env.int("PUBLIC_CACHE_SECONDS", default=10 if REDIS_URL else 0)
+
 # ---------------------------------------------------------------------------
 # Passwords and authentication
 # ---------------------------------------------------------------------------
@@ -188,7 +194,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "medappt.pagination.PageNumberPagination",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["medappt.filters.FilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "medappt.schema.AutoSchema",
     "DEFAULT_METADATA_CLASS": "medappt.metadata.APIMetadata",
     "EXCEPTION_HANDLER": "medappt.exceptions.exception_handler",
