@@ -17,6 +17,7 @@ from drf_spectacular.utils import extend_schema_field
 ID_REGEX = r"[0-9]{1,18}"
 MAX_ID = 2**63 - 1
 
+
 class FilterBackend(DjangoFilterBackend):
     """django-filter's backend, skipping the FilterSet when the request names none of its
     filters: its form would be built and cleaned only to filter nothing (about a tenth of
