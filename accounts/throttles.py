@@ -1,4 +1,27 @@
-"""Throttles keyed by client_ip() or user, counters in the Django cache (Redis in production).
+"""Throttles keyed by client_ip(), user or email, counted in the Django cache (Redis in production).
+
+Counting: a fixed window. Time is cut into windows of the rate's period (for "10/min", each
+clock minute), and each (scope, ident, window number) has one counter, created and
+incremented atomically (Redis: one MULTI/EXEC; local memory: under its lock); the request
+is allowed when the new count is at most the limit. So, exactly:
+
+- one window never lets more than N requests through, however many arrive at once and on
+  however many workers or hosts (the cache serialises the increments); LoginFailureThrottle
+  checks before the attempt and counts after it, see there;
+- across a boundary up to 2N can pass in less than one period (N at the end of a window, N
+  at the start of the next), so any period-long interval sees at most 2N;
+- windows are numbered by the web host's clock: the first guarantee holds whatever the
+  clocks say, the second assumes the hosts agree on the time (NTP); a host whose clock is
+  off by s seconds moves its boundaries by s.
+
+A refused request is counted too; that changes nothing, as the count only has to pass N.
+Retry-After is the time left in the window, when the counter starts again.
+
+Why not DRF's own throttle: it reads a list of timestamps and writes it back, so a burst
+overshoots by about its size, and it costs a GET of a pickled list plus a SET. Here a counted
+request is one round trip to Redis (SET NX EX and INCR in one MULTI/EXEC). A two-window
+sliding estimate would smooth the boundary, but its worst case is still just under 2N per
+period, and it reads a second counter: not worth it for limits that slow guessing down.
 
 They fail open: when the cache cannot be reached the request goes on and a warning is logged.
 A throttle slows guessing down; it is not an access rule (authentication and permissions
@@ -9,7 +32,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.redis import RedisCacheClient
 from redis.exceptions import RedisError
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -31,15 +57,53 @@ def _cache_unavailable(scope: str, error: Exception) -> None:
     )
 
 
+def _incr(cache: BaseCache, key: str, timeout: int) -> int:
+    """Add one to the counter at key, creating it at 0 (expiring after timeout) if missing."""
+    client = getattr(cache, "_cache", None)
+    if isinstance(client, RedisCacheClient):
+        # One atomic round trip; Django's add() + incr() would cost three (incr checks EXISTS).
+        key = cache.make_and_validate_key(key)
+        with client.get_client(key, write=True).pipeline(transaction=True) as pipe:
+            pipe.set(key, 0, ex=timeout, nx=True)
+            pipe.incr(key)
+            return pipe.execute()[1]
+    cache.add(key, 0, timeout)  # local memory: add() and incr() each hold the cache's lock
+    try:
+        return cache.incr(key)
+    except ValueError:  # culled between the two calls (local memory's MAX_ENTRIES)
+        cache.set(key, 1, timeout)
+        return 1
+
+
 class CacheRateThrottle(SimpleRateThrottle):
-    """DRF's rate throttle, failing open (with a logged warning) when the cache errors."""
+    """A fixed-window counter per get_cache_key(), failing open (with a warning) on cache errors."""
+
+    def window_key(self, key: str) -> str:
+        """The counter of the window holding self.now."""
+        return f"{key}_{int(self.now // self.duration)}"
+
+    def wait(self) -> float:
+        """Seconds until the current window ends and its counter starts again."""
+        return self.duration - self.now % self.duration
+
+    def count(self, key: str) -> int:
+        """Add one to key's counter for the current window; return the new count."""
+        self.now = self.timer()
+        # The counter outlives its window by a second, for rounding and small clock skew.
+        return _incr(self.cache, self.window_key(key), math.ceil(self.wait()) + 1)
 
     def allow_request(self, request, view) -> bool:
+        if self.rate is None:
+            return True
+        key = self.get_cache_key(request, view)
+        if key is None:
+            return True
         try:
-            return super().allow_request(request, view)
+            count = self.count(key)
         except CACHE_ERRORS as error:
             _cache_unavailable(self.scope, error)
             return True
+        return count <= self.num_requests
 
 
 class ClientIPRateThrottle(CacheRateThrottle):
@@ -64,57 +128,64 @@ class PasswordResetRateThrottle(ClientIPRateThrottle):
     scope = "password_reset"
 
 
+def _email_digest(request) -> str | None:
+    email = request.data.get("email") if hasattr(request.data, "get") else None
+    if not isinstance(email, str) or not email:
+        return None
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
 class PasswordResetEmailRateThrottle(CacheRateThrottle):
     """Reset requests per target email, so one inbox cannot be flooded from many addresses."""
 
     scope = "password_reset"
 
     def get_cache_key(self, request, view) -> str | None:
-        email = request.data.get("email") if hasattr(request.data, "get") else None
-        if not isinstance(email, str) or not email:
+        digest = _email_digest(request)
+        if digest is None:
             return None
-        digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()
         return self.cache_format % {"scope": "password_reset_email", "ident": digest}
 
 
 class LoginFailureThrottle(CacheRateThrottle):
-    """Failed logins per email: checked before the attempt, counted only on failure."""
+    """Failed logins per email: checked before the attempt, counted only on failure.
+
+    The count is atomic, but it comes after the attempt: k guesses that pass the check
+    together can take a window to N + k - 1 failures (k is bounded per address by the
+    login throttle, which is exact).
+    """
 
     scope = "login_failures"
 
     def get_cache_key(self, request, view) -> str | None:
-        email = request.data.get("email") if hasattr(request.data, "get") else None
-        if not isinstance(email, str) or not email:
+        digest = _email_digest(request)
+        if digest is None:
             return None
-        digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()
         return self.cache_format % {"scope": self.scope, "ident": digest}
 
     def allow_request(self, request, view) -> bool:
         if self.rate is None:
             return True
-        self.key = self.get_cache_key(request, view)
-        if self.key is None:
+        key = self.get_cache_key(request, view)
+        if key is None:
             return True
+        self.now = self.timer()
         try:
-            self.history = self.cache.get(self.key, [])
+            failures = self.cache.get(self.window_key(key), 0)
         except CACHE_ERRORS as error:
             _cache_unavailable(self.scope, error)
             return True
-        self.now = self.timer()
-        while self.history and self.history[-1] <= self.now - self.duration:
-            self.history.pop()
-        return len(self.history) < self.num_requests or self.throttle_failure()
+        return failures < self.num_requests
 
     def record_failure(self, request, view) -> None:
         """Count one failed attempt for the email in this request."""
-        key = self.get_cache_key(request, view)
-        if key is None or self.rate is None:
+        if self.rate is None:
             return
-        now = self.timer()
+        key = self.get_cache_key(request, view)
+        if key is None:
+            return
         try:
-            history = [t for t in self.cache.get(key, []) if t > now - self.duration]
-            history.insert(0, now)
-            self.cache.set(key, history, self.duration)
+            self.count(key)
         except CACHE_ERRORS as error:
             _cache_unavailable(self.scope, error)
 

@@ -4,6 +4,7 @@ counters shared through Redis, and failing open when the cache is down."""
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 import redis
@@ -15,6 +16,7 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.tests.factories import DEFAULT_PASSWORD, PatientFactory, StaffFactory
+from accounts.throttles import CacheRateThrottle
 from audit.models import AuditEvent
 from scheduling.models import Appointment
 from scheduling.tests.factories import TimeBlockFactory
@@ -32,6 +34,17 @@ ADMIN_LOGIN_URL = "/admin/login/"
 needs_redis = pytest.mark.skipif(
     not django_settings.REDIS_URL, reason="counters shared through Redis: set REDIS_URL"
 )
+
+
+@pytest.fixture(autouse=True)
+def _throttle_windows_start_with_the_test(monkeypatch):
+    """Start each test at a day boundary of the throttles' clock.
+
+    Throttle counters start again each minute, hour and day (accounts/throttles.py), so a test
+    that counts up to a limit must not straddle a boundary. time_machine still moves this clock.
+    """
+    offset = time.time() % 86400
+    monkeypatch.setattr(CacheRateThrottle, "timer", staticmethod(lambda: time.time() - offset))
 
 
 @pytest.fixture
@@ -351,4 +364,4 @@ def test_counters_are_shared_between_separate_cache_connections(rates, monkeypat
     assert_throttled(login(patient.email, DEFAULT_PASSWORD, REMOTE_ADDR="198.51.100.60"))
 
     raw = redis.Redis.from_url(django_settings.REDIS_URL)
-    assert raw.keys("*throttle_login_198.51.100.60")
+    assert raw.keys("*throttle_login_198.51.100.60_*")
