@@ -36,7 +36,7 @@ from medappt.exceptions import (
     Conflict,
     Unauthenticated,
 )
-from scheduling.services import appointments_cancel_for_deactivated
+from scheduling.services import appointments_cancel_for_deactivated, lock_users, service_transaction
 
 BAD_CREDENTIALS = "No active account found with the given credentials."
 BAD_REFRESH = "Token is invalid or expired."
@@ -353,13 +353,15 @@ def _lock_user(user: User) -> User:
     return User.objects.select_for_update().get(pk=user.pk)
 
 
-@transaction.atomic
+@service_transaction
 def user_deactivate(*, actor: User, user: User) -> User:
     """Deactivate (never delete) a user: they cannot sign in, their tokens die, and their
     future active appointments are cancelled through the cancel service (with its emails)."""
     if user.pk == actor.pk:
         raise Conflict(CANNOT_TARGET_SELF, "You cannot deactivate your own account.")
-    user = _lock_user(user)
+    # The scheduling lock order (scheduling/services.py): user rows first, by id, and only
+    # then the appointments; the actor's row is referenced by every cancellation.
+    user = lock_users(exclusive=[user.pk], shared=[actor.pk])[user.pk]
     if user.is_active:
         user.is_active = False
         user.save(update_fields=["is_active"])

@@ -4,19 +4,40 @@ Each service is keyword-only, runs in one transaction, records its audit event i
 is race-safe: the rows it decides on are locked (`select_for_update`), and the database
 constraints behind each rule turn a lost race into an IntegrityError inside a savepoint,
 which becomes the same 409 the check would have given.
+
+Lock order. Every transaction takes its row locks in one global order, so two of them can
+never wait on each other in a cycle (PostgreSQL's "deadlock detected"):
+
+1. user rows, by ascending id (`lock_users`): FOR UPDATE for the users whose rules the
+   service holds (the patient booking or rescheduling, the doctor whose blocks change, the
+   user being deactivated); FOR KEY SHARE for those it only checks or references (the
+   appointment's or block's doctor, the actor). PostgreSQL takes that key-share lock
+   anyway, but late, for a foreign key to the row (an appointment's patient, doctor and
+   cancelled_by, a field-history entry's actor); taken first, it cannot close a cycle;
+2. the appointment (several: by start, then id);
+3. the time block. (A reschedule's old block is only referenced: nothing that locks a
+   block waits for another row after it.)
+
+`service_transaction` reruns a transaction once if PostgreSQL still aborts it with a
+deadlock or a serialization failure.
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
+import logging
 import zoneinfo
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from psycopg import errors as pg_errors
 
 from accounts.models import User, validate_timezone
 from audit.services import audit_record, field_history_bulk_created
@@ -35,6 +56,7 @@ from medappt.exceptions import (
     TOO_MANY_ACTIVE,
     Conflict,
 )
+from medappt.response_cache import ANY_AVAILABILITY, availability_scope, bump
 from scheduling import notifications
 from scheduling.models import ACTIVE_STATUSES, Appointment, TimeBlock
 
@@ -45,14 +67,71 @@ MAX_BLOCK = datetime.timedelta(hours=12)
 MAX_BULK_SLOTS = 1000
 MAX_BULK_DAYS = 366
 
+logger = logging.getLogger(__name__)
+Params = ParamSpec("Params")
+Result = TypeVar("Result")
+
+
+# ---------------------------------------------------------------------------
+# Transactions and the lock order (module docstring)
+# ---------------------------------------------------------------------------
+def _aborted_by_lock_conflict(error: OperationalError) -> bool:
+    return isinstance(error.__cause__, pg_errors.DeadlockDetected | pg_errors.SerializationFailure)
+
+
+def service_transaction(service: Callable[Params, Result]) -> Callable[Params, Result]:
+    """`transaction.atomic`; the outermost transaction runs once more if PostgreSQL aborted it
+    for a deadlock or a serialization failure (nothing of it was kept, no mail was sent)."""
+    atomic_service = transaction.atomic(service)
+
+    @functools.wraps(service)
+    def run(*args: Params.args, **kwargs: Params.kwargs) -> Result:
+        if connection.in_atomic_block:  # only the outermost transaction can start over
+            return atomic_service(*args, **kwargs)
+        try:
+            return atomic_service(*args, **kwargs)
+        except OperationalError as error:
+            if not _aborted_by_lock_conflict(error):
+                raise
+            logger.warning("%s: %s; retrying once", service.__name__, error.__cause__.sqlstate)
+        return atomic_service(*args, **kwargs)
+
+    return run
+
+
+def _key_share_lock(user_id: int) -> None:
+    """FOR KEY SHARE of one user row: it waits only for a FOR UPDATE lock (Django's API has
+    no shared row lock). SQLite has no row locks: its write transaction serializes writers."""
+    if connection.vendor != "postgresql":
+        return
+    sql, params = User.objects.filter(pk=user_id).values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} FOR KEY SHARE", params)
+
+
+def lock_users(
+    *, exclusive: Iterable[int | None] = (), shared: Iterable[int | None] = ()
+) -> dict[int, User]:
+    """Step 1 of the lock order: the user rows by ascending id, FOR UPDATE for `exclusive`,
+    FOR KEY SHARE for the rest of `shared` (None is skipped). Returns the exclusive ones, fresh."""
+    is_exclusive = {pk: False for pk in shared if pk is not None}
+    is_exclusive.update({pk: True for pk in exclusive if pk is not None})
+    locked = {}
+    for pk in sorted(is_exclusive):
+        if is_exclusive[pk]:
+            locked[pk] = User.objects.select_for_update().get(pk=pk)
+        else:
+            _key_share_lock(pk)
+    return locked
+
+
+def _actor_id(actor: User | None) -> int | None:
+    return actor.pk if actor is not None else None
+
 
 # ---------------------------------------------------------------------------
 # Shared checks
 # ---------------------------------------------------------------------------
-def _lock_user(user_id: int) -> User:
-    return User.objects.select_for_update().get(pk=user_id)
-
-
 def _check_block_times(*, start: datetime.datetime, end: datetime.datetime) -> None:
     """A block is in the future and lasts 5 minutes to 12 hours (400 otherwise)."""
     if start <= timezone.now():
@@ -96,14 +175,15 @@ def _conflict_from_integrity_error(error: IntegrityError, default: str) -> Confl
 # ---------------------------------------------------------------------------
 # Time blocks
 # ---------------------------------------------------------------------------
-@transaction.atomic
+@service_transaction
 def time_block_create(
     *, actor: User, doctor: User, start: datetime.datetime, end: datetime.datetime
 ) -> TimeBlock:
     """A new free block for the doctor; it may not overlap their other blocks."""
     _check_doctor(doctor)
     _check_block_times(start=start, end=end)
-    _lock_user(doctor.pk)  # serializes block writes per doctor (SQLite has no exclusion)
+    # Serializes block writes per doctor (SQLite has no exclusion constraint).
+    lock_users(exclusive=[doctor.pk], shared=[_actor_id(actor)])
     if _overlapping_blocks(doctor_id=doctor.pk, start=start, end=end).exists():
         raise Conflict(BLOCK_OVERLAP, "This block overlaps another block of the doctor.")
     try:
@@ -168,7 +248,7 @@ def _zone(name: str) -> zoneinfo.ZoneInfo:
         raise ValidationError({"timezone": [f"'{name}' is not a known IANA time zone."]}) from error
 
 
-@transaction.atomic
+@service_transaction
 def time_block_bulk_create(
     *,
     actor: User,
@@ -212,7 +292,7 @@ def time_block_bulk_create(
             {"non_field_errors": [f"At most {MAX_BULK_SLOTS} slots per call; narrow the range."]}
         )
 
-    _lock_user(doctor.pk)
+    lock_users(exclusive=[doctor.pk], shared=[_actor_id(actor)])
     now = timezone.now()
     slots = [c for c in candidates if c is not None and c[0] > now]
     taken: list[tuple[datetime.datetime, datetime.datetime]] = []
@@ -233,7 +313,10 @@ def time_block_bulk_create(
             created = TimeBlock.objects.bulk_create(accepted)
     except IntegrityError as error:
         raise _conflict_from_integrity_error(error, BLOCK_OVERLAP) from error
-    field_history_bulk_created(created, actor=actor)  # bulk_create sends no signals
+    # bulk_create sends no signals: the field history and the public cache are told here.
+    field_history_bulk_created(created, actor=actor)
+    if created:
+        bump(availability_scope(doctor.pk), ANY_AVAILABILITY)
     result = BulkResult(
         created=len(created), skipped=len(candidates) - len(created), total=len(candidates)
     )
@@ -257,7 +340,7 @@ def _lock_block(block: TimeBlock) -> TimeBlock:
     return TimeBlock.objects.select_for_update().get(pk=block.pk)
 
 
-@transaction.atomic
+@service_transaction
 def time_block_update(
     *,
     actor: User,
@@ -266,7 +349,7 @@ def time_block_update(
     end: datetime.datetime | None = None,
 ) -> TimeBlock:
     """Move a future block that no appointment ever used."""
-    _lock_user(block.doctor_id)
+    lock_users(exclusive=[block.doctor_id], shared=[_actor_id(actor)])
     block = _lock_block(block)
     if block.start <= timezone.now():
         raise Conflict(BLOCK_IN_PAST, "Past blocks cannot be changed.")
@@ -298,12 +381,13 @@ def time_block_update(
     return block
 
 
-@transaction.atomic
+@service_transaction
 def time_block_delete(*, actor: User, block: TimeBlock) -> str:
     """Delete a never-used future block, or withdraw one whose appointments are all over.
 
     Returns "deleted" or "withdrawn". A block with an active appointment stays (409).
     """
+    lock_users(shared=[_actor_id(actor)])
     block = _lock_block(block)
     if block.start <= timezone.now():
         raise Conflict(BLOCK_IN_PAST, "Past blocks cannot be removed.")
@@ -383,16 +467,20 @@ def check_bookable_patient(patient: User) -> None:
         raise ValidationError({"patient": ["This user is not an active patient."]})
 
 
-@transaction.atomic
+@service_transaction
 def appointment_book(
     *, actor: User, patient: User, time_block: TimeBlock, reason: str = ""
 ) -> Appointment:
     """Book a free, future block for a patient: a pending appointment."""
+    # The patient's row, exclusively, holds the active-appointment cap under concurrency;
+    # the doctor's, shared, keeps a deactivation or suspension from passing the checks.
+    # A block's doctor never changes, so the (maybe stale) block names the right one.
+    users = lock_users(exclusive=[patient.pk], shared=[time_block.doctor_id, _actor_id(actor)])
+    patient = users[patient.pk]
     check_bookable_patient(patient)
     block = _lock_block_for_booking(time_block)
     now = timezone.now()
     _check_bookable(block, now=now)
-    patient = _lock_user(patient.pk)  # holds the active-appointment cap under concurrency
     _check_patient_free(patient=patient, start=block.start, end=block.end)
     try:
         with transaction.atomic():
@@ -444,9 +532,10 @@ def _is_patient_actor(actor: User | None, appointment: Appointment) -> bool:
     return actor is not None and actor.pk == appointment.patient_id
 
 
-@transaction.atomic
+@service_transaction
 def appointment_confirm(*, actor: User, appointment: Appointment) -> Appointment:
     """pending → confirmed."""
+    lock_users(shared=[_actor_id(actor)])
     appointment = _lock_appointment(appointment)
     _require_status(appointment, Status.PENDING)
     appointment.status = Status.CONFIRMED
@@ -457,7 +546,7 @@ def appointment_confirm(*, actor: User, appointment: Appointment) -> Appointment
     return appointment
 
 
-@transaction.atomic
+@service_transaction
 def appointment_cancel(
     *, actor: User | None, appointment: Appointment, reason: str = ""
 ) -> Appointment:
@@ -465,6 +554,7 @@ def appointment_cancel(
 
     `actor=None` is the system (expiry, deactivation by a command).
     """
+    lock_users(shared=[_actor_id(actor)])  # cancelled_by and the field history reference it
     appointment = _lock_appointment(appointment)
     _require_status(appointment, *ACTIVE_STATUSES)
     now = timezone.now()
@@ -498,6 +588,7 @@ def appointment_cancel(
 
 
 def _finish(*, actor: User | None, appointment: Appointment, status: str, action: str):
+    lock_users(shared=[_actor_id(actor)])
     appointment = _lock_appointment(appointment)
     _require_status(appointment, Status.CONFIRMED)
     now = timezone.now()
@@ -513,7 +604,7 @@ def _finish(*, actor: User | None, appointment: Appointment, status: str, action
     return appointment
 
 
-@transaction.atomic
+@service_transaction
 def appointment_complete(*, actor: User | None, appointment: Appointment) -> Appointment:
     """confirmed → completed, once the start has passed."""
     return _finish(
@@ -524,7 +615,7 @@ def appointment_complete(*, actor: User | None, appointment: Appointment) -> App
     )
 
 
-@transaction.atomic
+@service_transaction
 def appointment_no_show(*, actor: User, appointment: Appointment) -> Appointment:
     """confirmed → no_show, once the start has passed."""
     return _finish(
@@ -532,7 +623,7 @@ def appointment_no_show(*, actor: User, appointment: Appointment) -> Appointment
     )
 
 
-@transaction.atomic
+@service_transaction
 def appointment_reschedule(
     *, actor: User, appointment: Appointment, time_block: TimeBlock
 ) -> Appointment:
@@ -545,6 +636,9 @@ def appointment_reschedule(
     # An appointment's doctor never changes, so this needs no lock.
     if time_block.doctor_id != appointment.doctor_id:
         raise ValidationError({"time_block": ["Choose a block of the same doctor."]})
+    # Nor does its patient, so the (maybe stale) appointment names the rows to lock first;
+    # the patient's exclusively, as in booking: one write at a time meets the overlap rule.
+    lock_users(exclusive=[appointment.patient_id], shared=[appointment.doctor_id, _actor_id(actor)])
     appointment = _lock_appointment(appointment)
     _require_status(appointment, *ACTIVE_STATUSES)
     now = timezone.now()
@@ -609,11 +703,12 @@ def appointment_writable_fields(*, actor: User, appointment: Appointment) -> set
     return set()
 
 
-@transaction.atomic
+@service_transaction
 def appointment_update(
     *, actor: User, appointment: Appointment, reason: str | None = None, notes: str | None = None
 ) -> Appointment:
     """Change the patient's reason (while pending) or the doctor's notes, per role."""
+    lock_users(shared=[_actor_id(actor)])
     appointment = _lock_appointment(appointment)
     allowed = appointment_writable_fields(actor=actor, appointment=appointment)
     changed = []
@@ -643,9 +738,12 @@ def appointment_count_future_active(*, user: User) -> int:
     return _future_active(user).count()
 
 
-@transaction.atomic
+@service_transaction
 def appointments_cancel_for_deactivated(*, actor: User, user: User) -> int:
-    """Cancel a deactivated user's future active appointments, with the usual emails."""
+    """Cancel a deactivated user's future active appointments, with the usual emails.
+
+    The caller has locked the user's row (and the actor's) first: step 1 of the lock order.
+    """
     cancelled = 0
     for appointment in _future_active(user).order_by("start", "id"):
         appointment_cancel(actor=actor, appointment=appointment, reason="Account deactivated")

@@ -567,11 +567,6 @@ def test_scale_seeding_without_signals_still_invalidates(public_cache, committed
     assert ids(anon_client.get(availability_url(doctor_id)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scheduling/services.py time_block_bulk_create uses bulk_create (no signals) and "
-    "does not call response_cache.bump() yet: its owner adds it, then this marker goes",
-)
 def test_bulk_created_blocks_appear_in_availability_at_once(
     public_cache, committed, anon_client, doctor, doctor_client
 ):
