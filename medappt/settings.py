@@ -121,7 +121,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "medappt.cache.RedisCache",
             "LOCATION": REDIS_URL,
             # A slow or unreachable Redis costs a request at most these seconds per cache
             # call; the throttles then fail open (accounts/throttles.py), /readyz says 503.

@@ -19,7 +19,7 @@ def broken_cache(settings):
     original = settings.CACHES
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "medappt.cache.RedisCache",
             "LOCATION": UNREACHABLE_REDIS,
         }
     }

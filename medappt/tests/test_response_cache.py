@@ -480,7 +480,7 @@ def broken_cache(settings, public_cache):
     original = settings.CACHES
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "medappt.cache.RedisCache",
             "LOCATION": UNREACHABLE_REDIS,
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }

@@ -151,7 +151,7 @@ def test_redis_url_selects_the_shared_redis_cache_with_short_socket_timeouts(run
     result = run_django({**PRODUCTION_ENV, "REDIS_URL": "redis://cache.internal:6379/1"}, code=code)
     assert result.returncode == 0, result.stderr
     values = json.loads(result.stdout)
-    assert values["backend"] == "django.core.cache.backends.redis.RedisCache"
+    assert values["backend"] == "medappt.cache.RedisCache"
     assert values["location"] == "redis://cache.internal:6379/1"
     # A dead Redis must cost a request about a second, not the kernel's TCP timeout.
     assert 0 < values["connect_timeout"] <= 2
