@@ -359,7 +359,7 @@ def user_deactivate(*, actor: User, user: User) -> User:
     future active appointments are cancelled through the cancel service (with its emails)."""
     if user.pk == actor.pk:
         raise Conflict(CANNOT_TARGET_SELF, "You cannot deactivate your own account.")
-    # The scheduling lock order (scheduling/services.py): user rows first, by id, and only
+    # The scheduling lock order (scheduling/services/locking.py): user rows first, by id, and only
     # then the appointments; the actor's row is referenced by every cancellation.
     user = lock_users(exclusive=[user.pk], shared=[actor.pk])[user.pk]
     if user.is_active:

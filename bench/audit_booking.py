@@ -230,9 +230,9 @@ class AuditSwitch:
 
     def __init__(self) -> None:
         import audit.services
-        import scheduling.services
+        import scheduling.services.appointments
 
-        self.modules = (audit.services, scheduling.services)
+        self.modules = (audit.services, scheduling.services.appointments)
         self.real = audit.services.audit_record
 
     def set(self, *, on: bool) -> None:

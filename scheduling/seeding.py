@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from accounts.groups import FRONT_DESK_GROUP
 from accounts.models import DoctorProfile, User
+from medappt.exceptions import Conflict
 from medappt.response_cache import ANY_AVAILABILITY, DIRECTORY, availability_scope, bump
 from scheduling import reviews, services
 from scheduling.models import Appointment, Review, TimeBlock
@@ -134,7 +135,7 @@ def _seed_doctor_schedule(*, admin: User, doctor: User, patients: list[User], of
             appointment = services.appointment_book(
                 actor=admin, patient=patient, time_block=block, reason="Demo visit"
             )
-        except services.Conflict:
+        except Conflict:
             continue
         if status == "confirmed":
             services.appointment_confirm(actor=doctor, appointment=appointment)

@@ -1,4 +1,4 @@
-"""The global lock order (scheduling/services.py) under real concurrency, on PostgreSQL.
+"""The global lock order (scheduling/services/locking.py) under real concurrency, on PostgreSQL.
 
 Each test races, round after round, two requests whose row locks used to be taken in
 opposite orders (PostgreSQL then aborted one with "deadlock detected": a 500), or that let a

@@ -1,4 +1,4 @@
-"""The global lock order and the deadlock safety net of scheduling/services.py.
+"""The global lock order and the deadlock safety net of scheduling/services/locking.py.
 
 The order is read off the locking statements each service sends (PostgreSQL); the retry is
 driven by an OperationalError raised the way Django wraps psycopg's (both backends).
@@ -19,6 +19,7 @@ from accounts.services import user_deactivate
 from accounts.tests.factories import AdminFactory, PatientFactory, StaffFactory
 from scheduling import services
 from scheduling.models import Appointment
+from scheduling.services import appointments
 from scheduling.tests.appointment_helpers import audit_rows
 from scheduling.tests.factories import (
     ConfirmedAppointmentFactory,
@@ -150,7 +151,7 @@ def aborted(cause: type[Exception]) -> OperationalError:
 
 def audit_failing(monkeypatch, *, times: int, cause: type[Exception]) -> list[str]:
     """Make scheduling's audit_record fail `times` times (after the booking's INSERT)."""
-    real, calls = services.audit_record, []
+    real, calls = appointments.audit_record, []
 
     def audit_record(**kwargs):
         calls.append(kwargs["action"])
@@ -158,7 +159,7 @@ def audit_failing(monkeypatch, *, times: int, cause: type[Exception]) -> list[st
             raise aborted(cause)
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "audit_record", audit_record)
+    monkeypatch.setattr(appointments, "audit_record", audit_record)
     return calls
 
 

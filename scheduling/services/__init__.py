@@ -1,0 +1,56 @@
+"""Every state change of scheduling: time blocks and the appointment lifecycle (DESIGN.md §4).
+
+Each service is keyword-only, runs in one transaction, records its audit event in it and
+is race-safe: the rows it decides on are locked (`select_for_update`), and the database
+constraints behind each rule turn a lost race into an IntegrityError inside a savepoint,
+which becomes the same 409 the check would have given.
+
+scheduling.services.locking holds the transactions and the global lock order every
+service follows; blocks and appointments hold the services, checks the rules they share.
+"""
+
+from scheduling.services.appointments import (
+    appointment_book,
+    appointment_cancel,
+    appointment_complete,
+    appointment_confirm,
+    appointment_count_future_active,
+    appointment_no_show,
+    appointment_reschedule,
+    appointment_update,
+    appointment_writable_fields,
+    appointments_cancel_for_deactivated,
+    check_bookable_patient,
+)
+from scheduling.services.blocks import (
+    BulkResult,
+    time_block_bulk_create,
+    time_block_create,
+    time_block_delete,
+    time_block_update,
+)
+from scheduling.services.checks import MAX_BULK_DAYS, MAX_BULK_SLOTS
+from scheduling.services.locking import lock_users, service_transaction
+
+__all__ = [
+    "MAX_BULK_DAYS",
+    "MAX_BULK_SLOTS",
+    "BulkResult",
+    "appointment_book",
+    "appointment_cancel",
+    "appointment_complete",
+    "appointment_confirm",
+    "appointment_count_future_active",
+    "appointment_no_show",
+    "appointment_reschedule",
+    "appointment_update",
+    "appointment_writable_fields",
+    "appointments_cancel_for_deactivated",
+    "check_bookable_patient",
+    "lock_users",
+    "service_transaction",
+    "time_block_bulk_create",
+    "time_block_create",
+    "time_block_delete",
+    "time_block_update",
+]

@@ -1,0 +1,377 @@
+"""The appointment lifecycle: booking, transitions, reschedule, edits, and what account
+deactivation does to appointments (DESIGN.md §4)."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import User
+from audit.services import audit_record
+from medappt.exceptions import (
+    BLOCK_IN_PAST,
+    BLOCK_TOO_SOON,
+    BLOCK_WITHDRAWN,
+    CANCELLATION_TOO_LATE,
+    DOCTOR_UNAVAILABLE,
+    ILLEGAL_TRANSITION,
+    NOT_STARTED,
+    PATIENT_OVERLAP,
+    SLOT_TAKEN,
+    TOO_MANY_ACTIVE,
+    Conflict,
+)
+from scheduling import notifications
+from scheduling.models import ACTIVE_STATUSES, Appointment, TimeBlock
+from scheduling.services.checks import (
+    conflict_from_integrity_error,
+)
+from scheduling.services.locking import actor_id, lock_users, service_transaction
+
+Status = Appointment.Status
+
+
+# ---------------------------------------------------------------------------
+# Booking
+# ---------------------------------------------------------------------------
+def _lock_block_for_booking(block: TimeBlock) -> TimeBlock:
+    """Lock the block row (only it: not the doctor's) so one booking decides at a time.
+
+    A block deleted since the caller looked it up is an unknown block (400), as if the
+    request had named it after the deletion.
+    """
+    try:
+        return (
+            TimeBlock.objects.select_for_update(of=("self",))
+            .select_related("doctor")
+            .get(pk=block.pk)
+        )
+    except TimeBlock.DoesNotExist as error:
+        raise ValidationError({"time_block": ["Unknown time block."]}) from error
+
+
+def _check_bookable(block: TimeBlock, *, now: datetime.datetime) -> None:
+    """The booking rules about the block itself and its doctor (§4 book)."""
+    if block.withdrawn_at is not None:
+        raise Conflict(BLOCK_WITHDRAWN, "This time block is no longer offered.")
+    if block.start <= now:
+        raise Conflict(BLOCK_IN_PAST, "This time block has already started.")
+    lead = datetime.timedelta(minutes=settings.BOOKING_MIN_LEAD_MINUTES)
+    if block.start < now + lead:
+        raise Conflict(
+            BLOCK_TOO_SOON,
+            f"Blocks must be booked at least {settings.BOOKING_MIN_LEAD_MINUTES} minutes ahead.",
+        )
+    doctor = block.doctor
+    if not doctor.is_active or doctor.suspended_at is not None or doctor.role != User.Role.DOCTOR:
+        raise Conflict(DOCTOR_UNAVAILABLE, "This doctor is not taking appointments.")
+    if block.appointments.filter(status__in=ACTIVE_STATUSES).exists():
+        raise Conflict(SLOT_TAKEN, "This time block is already booked.")
+
+
+def _check_patient_free(
+    *, patient: User, start, end, exclude_id: int | None = None, count: bool = True
+) -> None:
+    active = Appointment.objects.filter(patient=patient, status__in=ACTIVE_STATUSES)
+    if exclude_id is not None:
+        active = active.exclude(pk=exclude_id)
+    if active.filter(start__lt=end, end__gt=start).exists():
+        raise Conflict(PATIENT_OVERLAP, "You already have an appointment at that time.")
+    limit = settings.MAX_ACTIVE_APPOINTMENTS_PER_PATIENT
+    if count and active.count() >= limit:
+        raise Conflict(TOO_MANY_ACTIVE, f"At most {limit} active appointments at a time.")
+
+
+def check_bookable_patient(patient: User) -> None:
+    """Staff and admins book only for an active, unsuspended patient (400 otherwise)."""
+    if patient.role != User.Role.PATIENT or not patient.can_sign_in:
+        raise ValidationError({"patient": ["This user is not an active patient."]})
+
+
+@service_transaction
+def appointment_book(
+    *, actor: User, patient: User, time_block: TimeBlock, reason: str = ""
+) -> Appointment:
+    """Book a free, future block for a patient: a pending appointment."""
+    # The patient's row, exclusively, holds the active-appointment cap under concurrency;
+    # the doctor's, shared, keeps a deactivation or suspension from passing the checks.
+    # A block's doctor never changes, so the (maybe stale) block names the right one.
+    users = lock_users(exclusive=[patient.pk], shared=[time_block.doctor_id, actor_id(actor)])
+    patient = users[patient.pk]
+    check_bookable_patient(patient)
+    block = _lock_block_for_booking(time_block)
+    now = timezone.now()
+    _check_bookable(block, now=now)
+    _check_patient_free(patient=patient, start=block.start, end=block.end)
+    try:
+        with transaction.atomic():
+            appointment = Appointment.objects.create(
+                patient=patient,
+                doctor=block.doctor,
+                time_block=block,
+                start=block.start,
+                end=block.end,
+                reason=reason,
+            )
+    except IntegrityError as error:
+        raise conflict_from_integrity_error(error, SLOT_TAKEN) from error
+    audit_record(
+        action="appointment.booked",
+        target=appointment,
+        actor=actor,
+        data={"patient": patient.pk, "doctor": block.doctor_id, "time_block": block.pk},
+    )
+    notifications.notify_booked(appointment)
+    return appointment
+
+
+# ---------------------------------------------------------------------------
+# Transitions
+# ---------------------------------------------------------------------------
+def _lock_appointment(appointment: Appointment) -> Appointment:
+    return (
+        Appointment.objects.select_for_update(of=("self",))
+        .select_related("patient", "doctor", "doctor__doctor_profile")
+        .get(pk=appointment.pk)
+    )
+
+
+def _require_status(appointment: Appointment, *allowed: str) -> None:
+    if appointment.status not in allowed:
+        raise Conflict(
+            ILLEGAL_TRANSITION,
+            f"Not allowed while the appointment is {appointment.get_status_display().lower()}.",
+        )
+
+
+def _inside_notice_window(appointment: Appointment, *, now: datetime.datetime) -> bool:
+    notice = datetime.timedelta(hours=settings.CANCELLATION_NOTICE_HOURS)
+    return appointment.start - now < notice
+
+
+def _is_patient_actor(actor: User | None, appointment: Appointment) -> bool:
+    return actor is not None and actor.pk == appointment.patient_id
+
+
+@service_transaction
+def appointment_confirm(*, actor: User, appointment: Appointment) -> Appointment:
+    """pending → confirmed."""
+    lock_users(shared=[actor_id(actor)])
+    appointment = _lock_appointment(appointment)
+    _require_status(appointment, Status.PENDING)
+    appointment.status = Status.CONFIRMED
+    appointment.confirmed_at = timezone.now()
+    appointment.save(update_fields=["status", "confirmed_at", "updated_at"])
+    audit_record(action="appointment.confirmed", target=appointment, actor=actor)
+    notifications.notify_confirmed(appointment)
+    return appointment
+
+
+@service_transaction
+def appointment_cancel(
+    *, actor: User | None, appointment: Appointment, reason: str = ""
+) -> Appointment:
+    """pending/confirmed → cancelled; a patient may not cancel inside the notice window.
+
+    `actor=None` is the system (expiry, deactivation by a command).
+    """
+    lock_users(shared=[actor_id(actor)])  # cancelled_by and the field history reference it
+    appointment = _lock_appointment(appointment)
+    _require_status(appointment, *ACTIVE_STATUSES)
+    now = timezone.now()
+    if _is_patient_actor(actor, appointment) and _inside_notice_window(appointment, now=now):
+        raise Conflict(
+            CANCELLATION_TOO_LATE,
+            f"Appointments cannot be cancelled less than {settings.CANCELLATION_NOTICE_HOURS} "
+            "hours before they start; please call the clinic.",
+        )
+    appointment.status = Status.CANCELLED
+    appointment.cancelled_at = now
+    appointment.cancelled_by = actor
+    appointment.cancellation_reason = reason
+    appointment.save(
+        update_fields=[
+            "status",
+            "cancelled_at",
+            "cancelled_by",
+            "cancellation_reason",
+            "updated_at",
+        ]
+    )
+    audit_record(
+        action="appointment.cancelled",
+        target=appointment,
+        actor=actor,
+        data={"has_reason": bool(reason)},
+    )
+    notifications.notify_cancelled(appointment, by=actor)
+    return appointment
+
+
+def _finish(*, actor: User | None, appointment: Appointment, status: str, action: str):
+    lock_users(shared=[actor_id(actor)])
+    appointment = _lock_appointment(appointment)
+    _require_status(appointment, Status.CONFIRMED)
+    now = timezone.now()
+    if appointment.start > now:
+        raise Conflict(NOT_STARTED, "The appointment has not started yet.")
+    appointment.status = status
+    fields = ["status", "updated_at"]
+    if status == Status.COMPLETED:
+        appointment.completed_at = now
+        fields.append("completed_at")
+    appointment.save(update_fields=fields)
+    audit_record(action=action, target=appointment, actor=actor)
+    return appointment
+
+
+@service_transaction
+def appointment_complete(*, actor: User | None, appointment: Appointment) -> Appointment:
+    """confirmed → completed, once the start has passed."""
+    return _finish(
+        actor=actor,
+        appointment=appointment,
+        status=Status.COMPLETED,
+        action="appointment.completed",
+    )
+
+
+@service_transaction
+def appointment_no_show(*, actor: User, appointment: Appointment) -> Appointment:
+    """confirmed → no_show, once the start has passed."""
+    return _finish(
+        actor=actor, appointment=appointment, status=Status.NO_SHOW, action="appointment.no_show"
+    )
+
+
+@service_transaction
+def appointment_reschedule(
+    *, actor: User, appointment: Appointment, time_block: TimeBlock
+) -> Appointment:
+    """Move an active appointment to another free block of the same doctor, atomically.
+
+    The old block is freed, the new one claimed, the status goes back to pending and the
+    reminder is reset. Every booking rule applies to the target block.
+    """
+    # Another doctor's block can never be valid: 400 before any state rule's 409 (§5).
+    # An appointment's doctor never changes, so this needs no lock.
+    if time_block.doctor_id != appointment.doctor_id:
+        raise ValidationError({"time_block": ["Choose a block of the same doctor."]})
+    # Nor does its patient, so the (maybe stale) appointment names the rows to lock first;
+    # the patient's exclusively, as in booking: one write at a time meets the overlap rule.
+    lock_users(exclusive=[appointment.patient_id], shared=[appointment.doctor_id, actor_id(actor)])
+    appointment = _lock_appointment(appointment)
+    _require_status(appointment, *ACTIVE_STATUSES)
+    now = timezone.now()
+    if _is_patient_actor(actor, appointment) and _inside_notice_window(appointment, now=now):
+        raise Conflict(
+            CANCELLATION_TOO_LATE,
+            f"Appointments cannot be moved less than {settings.CANCELLATION_NOTICE_HOURS} "
+            "hours before they start; please call the clinic.",
+        )
+    if time_block.pk == appointment.time_block_id:
+        raise Conflict(SLOT_TAKEN, "The appointment is already in this block.")
+    block = _lock_block_for_booking(time_block)
+    _check_bookable(block, now=now)
+    _check_patient_free(
+        patient=appointment.patient,
+        start=block.start,
+        end=block.end,
+        exclude_id=appointment.pk,
+        count=False,
+    )
+    old_block_id = appointment.time_block_id
+    appointment.rescheduled_from_id = old_block_id
+    appointment.time_block = block
+    appointment.start, appointment.end = block.start, block.end
+    appointment.status = Status.PENDING
+    appointment.confirmed_at = None
+    appointment.reminder_sent_at = None
+    try:
+        with transaction.atomic():
+            appointment.save(
+                update_fields=[
+                    "rescheduled_from",
+                    "time_block",
+                    "start",
+                    "end",
+                    "status",
+                    "confirmed_at",
+                    "reminder_sent_at",
+                    "updated_at",
+                ]
+            )
+    except IntegrityError as error:
+        raise conflict_from_integrity_error(error, SLOT_TAKEN) from error
+    audit_record(
+        action="appointment.rescheduled",
+        target=appointment,
+        actor=actor,
+        data={"from_time_block": old_block_id, "to_time_block": block.pk},
+    )
+    notifications.notify_rescheduled(appointment)
+    return appointment
+
+
+def appointment_writable_fields(*, actor: User, appointment: Appointment) -> set[str]:
+    """Which free-text fields this caller may change now (others are silently ignored)."""
+    if actor.role in (User.Role.STAFF, User.Role.ADMIN):
+        return {"reason", "notes"}
+    if actor.pk == appointment.doctor_id:
+        return {"notes"}
+    if actor.pk == appointment.patient_id and appointment.status == Status.PENDING:
+        return {"reason"}
+    return set()
+
+
+@service_transaction
+def appointment_update(
+    *, actor: User, appointment: Appointment, reason: str | None = None, notes: str | None = None
+) -> Appointment:
+    """Change the patient's reason (while pending) or the doctor's notes, per role."""
+    lock_users(shared=[actor_id(actor)])
+    appointment = _lock_appointment(appointment)
+    allowed = appointment_writable_fields(actor=actor, appointment=appointment)
+    changed = []
+    for name, value in (("reason", reason), ("notes", notes)):
+        if value is not None and name in allowed and getattr(appointment, name) != value:
+            setattr(appointment, name, value)
+            changed.append(name)
+    if changed:
+        appointment.save(update_fields=[*changed, "updated_at"])
+        audit_record(
+            action="appointment.updated", target=appointment, actor=actor, data={"fields": changed}
+        )
+    return appointment
+
+
+# ---------------------------------------------------------------------------
+# Effects of account changes
+# ---------------------------------------------------------------------------
+def _future_active(user: User):
+    return Appointment.objects.filter(
+        Q(patient=user) | Q(doctor=user), status__in=ACTIVE_STATUSES, start__gt=timezone.now()
+    )
+
+
+def appointment_count_future_active(*, user: User) -> int:
+    """Future pending or confirmed appointments the user takes part in."""
+    return _future_active(user).count()
+
+
+@service_transaction
+def appointments_cancel_for_deactivated(*, actor: User, user: User) -> int:
+    """Cancel a deactivated user's future active appointments, with the usual emails.
+
+    The caller has locked the user's row (and the actor's) first: step 1 of the lock order.
+    """
+    cancelled = 0
+    for appointment in _future_active(user).order_by("start", "id"):
+        appointment_cancel(actor=actor, appointment=appointment, reason="Account deactivated")
+        cancelled += 1
+    return cancelled

@@ -1,0 +1,269 @@
+"""Time blocks: create one, create a weekly pattern, move, withdraw or delete (DESIGN.md §4)."""
+
+from __future__ import annotations
+
+import datetime
+import zoneinfo
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User, validate_timezone
+from audit.services import audit_record, field_history_bulk_created
+from medappt.exceptions import (
+    BLOCK_HAS_APPOINTMENT,
+    BLOCK_IN_PAST,
+    BLOCK_OVERLAP,
+    BLOCK_WITHDRAWN,
+    Conflict,
+)
+from medappt.response_cache import ANY_AVAILABILITY, availability_scope, bump
+from scheduling.models import ACTIVE_STATUSES, TimeBlock
+from scheduling.services.checks import (
+    MAX_BULK_DAYS,
+    MAX_BULK_SLOTS,
+    block_was_used,
+    check_block_times,
+    check_doctor,
+    conflict_from_integrity_error,
+    overlapping_blocks,
+)
+from scheduling.services.locking import actor_id, lock_users, service_transaction
+
+
+@service_transaction
+def time_block_create(
+    *, actor: User, doctor: User, start: datetime.datetime, end: datetime.datetime
+) -> TimeBlock:
+    """A new free block for the doctor; it may not overlap their other blocks."""
+    check_doctor(doctor)
+    check_block_times(start=start, end=end)
+    # Serializes block writes per doctor (SQLite has no exclusion constraint).
+    lock_users(exclusive=[doctor.pk], shared=[actor_id(actor)])
+    if overlapping_blocks(doctor_id=doctor.pk, start=start, end=end).exists():
+        raise Conflict(BLOCK_OVERLAP, "This block overlaps another block of the doctor.")
+    try:
+        with transaction.atomic():
+            block = TimeBlock.objects.create(doctor=doctor, start=start, end=end)
+    except IntegrityError as error:
+        raise conflict_from_integrity_error(error, BLOCK_OVERLAP) from error
+    audit_record(action="time_block.created", target=block, actor=actor, data={"doctor": doctor.pk})
+    return block
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    created: int
+    skipped: int
+    total: int
+
+
+def _bulk_candidates(
+    *,
+    date_from: datetime.date,
+    date_to: datetime.date,
+    weekdays: set[int],
+    start_time: datetime.time,
+    end_time: datetime.time,
+    slot_minutes: int,
+    zone: zoneinfo.ZoneInfo,
+) -> list[tuple[datetime.datetime, datetime.datetime] | None]:
+    """Every slot of the pattern in local wall-clock time; None for one in a DST gap.
+
+    09:00 local stays 09:00 local across a daylight-saving change. A slot lasts exactly
+    slot_minutes; a trailing partial slot is dropped; an ambiguous local time takes its
+    first occurrence (fold=0).
+    """
+    slot = datetime.timedelta(minutes=slot_minutes)
+    candidates: list[tuple[datetime.datetime, datetime.datetime] | None] = []
+    for offset in range((date_to - date_from).days + 1):
+        day = date_from + datetime.timedelta(days=offset)
+        if day.weekday() in weekdays:
+            local = datetime.datetime.combine(day, start_time)
+            day_end = datetime.datetime.combine(day, end_time)
+            while local <= day_end - slot:  # (not local + slot: no overflow on 9999-12-31)
+                aware = local.replace(tzinfo=zone)
+                round_trip = aware.astimezone(datetime.UTC).astimezone(zone)
+                if round_trip.replace(tzinfo=None) != local:
+                    candidates.append(None)  # this wall-clock time does not exist that day
+                else:
+                    start = aware.astimezone(datetime.UTC)
+                    candidates.append((start, start + slot))
+                if len(candidates) > MAX_BULK_SLOTS:
+                    return candidates
+                local += slot
+    return candidates
+
+
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    """An IANA zone by name; an unknown name is a 400 on `timezone`, not a crash."""
+    try:
+        validate_timezone(name)
+        return zoneinfo.ZoneInfo(name)
+    except (ValidationError, ValueError, zoneinfo.ZoneInfoNotFoundError) as error:
+        raise ValidationError({"timezone": [f"'{name}' is not a known IANA time zone."]}) from error
+
+
+@service_transaction
+def time_block_bulk_create(
+    *,
+    actor: User,
+    doctor: User,
+    date_from: datetime.date,
+    date_to: datetime.date,
+    weekdays: list[int],
+    start_time: datetime.time,
+    end_time: datetime.time,
+    slot_minutes: int,
+    timezone_name: str | None = None,
+) -> BulkResult:
+    """A weekly pattern of blocks in one transaction; past, overlapping and DST-gap slots skip."""
+    check_doctor(doctor)
+    if date_to < date_from:
+        raise ValidationError({"date_to": ["Must not be before date_from."]})
+    if (date_to - date_from).days > MAX_BULK_DAYS:
+        raise ValidationError({"date_to": [f"At most {MAX_BULK_DAYS} days after date_from."]})
+    if end_time <= start_time:
+        raise ValidationError({"end_time": ["Must be after start_time."]})
+    if not weekdays or not set(weekdays) <= set(range(7)):
+        raise ValidationError({"weekdays": ["Give one or more weekdays, 0 (Monday) to 6."]})
+    if not 5 <= slot_minutes <= 720:
+        raise ValidationError({"slot_minutes": ["Between 5 and 720 minutes."]})
+    profile = getattr(doctor, "doctor_profile", None)
+    zone = _zone(timezone_name or (profile.timezone if profile else settings.TIME_ZONE))
+    try:
+        candidates = _bulk_candidates(
+            date_from=date_from,
+            date_to=date_to,
+            weekdays=set(weekdays),
+            start_time=start_time,
+            end_time=end_time,
+            slot_minutes=slot_minutes,
+            zone=zone,
+        )
+    except OverflowError as error:  # a slot beyond year 1 or 9999 once converted to UTC
+        raise ValidationError({"non_field_errors": ["The dates are out of range."]}) from error
+    if len(candidates) > MAX_BULK_SLOTS:
+        raise ValidationError(
+            {"non_field_errors": [f"At most {MAX_BULK_SLOTS} slots per call; narrow the range."]}
+        )
+
+    lock_users(exclusive=[doctor.pk], shared=[actor_id(actor)])
+    now = timezone.now()
+    slots = [c for c in candidates if c is not None and c[0] > now]
+    taken: list[tuple[datetime.datetime, datetime.datetime]] = []
+    if slots:
+        taken = list(
+            overlapping_blocks(
+                doctor_id=doctor.pk, start=slots[0][0], end=slots[-1][1]
+            ).values_list("start", "end")
+        )
+    accepted: list[TimeBlock] = []
+    for start, end in slots:
+        if any(s < end and start < e for s, e in taken):
+            continue
+        taken.append((start, end))
+        accepted.append(TimeBlock(doctor=doctor, start=start, end=end))
+    try:
+        with transaction.atomic():
+            created = TimeBlock.objects.bulk_create(accepted)
+    except IntegrityError as error:
+        raise conflict_from_integrity_error(error, BLOCK_OVERLAP) from error
+    # bulk_create sends no signals: the field history and the public cache are told here.
+    field_history_bulk_created(created, actor=actor)
+    if created:
+        bump(availability_scope(doctor.pk), ANY_AVAILABILITY)
+    result = BulkResult(
+        created=len(created), skipped=len(candidates) - len(created), total=len(candidates)
+    )
+    audit_record(
+        action="time_block.bulk_created",
+        target=doctor,
+        actor=actor,
+        data={
+            "doctor": doctor.pk,
+            "created": result.created,
+            "skipped": result.skipped,
+            "total": result.total,
+            "time_zone": zone.key,
+        },
+    )
+    return result
+
+
+def _lock_block(block: TimeBlock) -> TimeBlock:
+    """The block's row, locked; TimeBlock.DoesNotExist if a concurrent request deleted it."""
+    return TimeBlock.objects.select_for_update().get(pk=block.pk)
+
+
+@service_transaction
+def time_block_update(
+    *,
+    actor: User,
+    block: TimeBlock,
+    start: datetime.datetime | None = None,
+    end: datetime.datetime | None = None,
+) -> TimeBlock:
+    """Move a future block that no appointment ever used."""
+    lock_users(exclusive=[block.doctor_id], shared=[actor_id(actor)])
+    block = _lock_block(block)
+    if block.start <= timezone.now():
+        raise Conflict(BLOCK_IN_PAST, "Past blocks cannot be changed.")
+    if block.withdrawn_at is not None:
+        raise Conflict(BLOCK_WITHDRAWN, "This block has been withdrawn.")
+    if block_was_used(block):
+        raise Conflict(BLOCK_HAS_APPOINTMENT, "This block has appointments and cannot change.")
+    new_start = start or block.start
+    new_end = end or block.end
+    check_block_times(start=new_start, end=new_end)
+    if overlapping_blocks(
+        doctor_id=block.doctor_id, start=new_start, end=new_end, exclude_id=block.pk
+    ).exists():
+        raise Conflict(BLOCK_OVERLAP, "This block overlaps another block of the doctor.")
+    changed = [
+        name
+        for name, value in (("start", new_start), ("end", new_end))
+        if getattr(block, name) != value
+    ]
+    if not changed:
+        return block
+    block.start, block.end = new_start, new_end
+    try:
+        with transaction.atomic():
+            block.save(update_fields=changed)
+    except IntegrityError as error:
+        raise conflict_from_integrity_error(error, BLOCK_OVERLAP) from error
+    audit_record(action="time_block.updated", target=block, actor=actor, data={"fields": changed})
+    return block
+
+
+@service_transaction
+def time_block_delete(*, actor: User, block: TimeBlock) -> str:
+    """Delete a never-used future block, or withdraw one whose appointments are all over.
+
+    Returns "deleted" or "withdrawn". A block with an active appointment stays (409).
+    """
+    lock_users(shared=[actor_id(actor)])
+    block = _lock_block(block)
+    if block.start <= timezone.now():
+        raise Conflict(BLOCK_IN_PAST, "Past blocks cannot be removed.")
+    if block.withdrawn_at is not None:  # a concurrent request withdrew it first
+        raise Conflict(BLOCK_WITHDRAWN, "This block has been withdrawn.")
+    if block.appointments.filter(status__in=ACTIVE_STATUSES).exists():
+        raise Conflict(BLOCK_HAS_APPOINTMENT, "Cancel or move the appointment first.")
+    if block_was_used(block):
+        block.withdrawn_at = timezone.now()
+        block.save(update_fields=["withdrawn_at"])
+        audit_record(action="time_block.withdrawn", target=block, actor=actor)
+        return "withdrawn"
+    audit_record(
+        action="time_block.deleted",
+        target=block,
+        actor=actor,
+        data={"doctor": block.doctor_id},
+    )
+    block.delete()
+    return "deleted"
