@@ -1,5 +1,7 @@
 """Root fixtures: role users and API clients authenticated with real JWTs."""
 
+import time
+
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
@@ -11,6 +13,7 @@ from accounts.tests.factories import (
     PatientFactory,
     StaffFactory,
 )
+from accounts.throttles import CacheRateThrottle
 
 
 def pytest_collection_modifyitems(config, items):
@@ -41,6 +44,17 @@ def _fast_and_isolated(settings):
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _throttle_windows_start_with_the_test(monkeypatch):
+    """Start each test at a day boundary of the throttles' clock.
+
+    Throttle counters start again each minute, hour and day (accounts/throttles.py), so a test
+    that counts up to a limit must not straddle a boundary. time_machine still moves this clock.
+    """
+    offset = time.time() % 86400
+    monkeypatch.setattr(CacheRateThrottle, "timer", staticmethod(lambda: time.time() - offset))
 
 
 @pytest.fixture

@@ -1,23 +1,9 @@
 """Fixtures for the accounts tests (the role users and clients live in the root conftest)."""
 
-import time
-
 import pytest
 from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.tests.helpers import TEST_RESET_URL
-from accounts.throttles import CacheRateThrottle
-
-
-@pytest.fixture(autouse=True)
-def _throttle_windows_start_with_the_test(monkeypatch):
-    """Start each test at a day boundary of the throttles' clock.
-
-    Throttle counters start again each minute, hour and day (accounts/throttles.py), so a test
-    that counts up to a limit must not straddle a boundary. time_machine still moves this clock.
-    """
-    offset = time.time() % 86400
-    monkeypatch.setattr(CacheRateThrottle, "timer", staticmethod(lambda: time.time() - offset))
 
 
 @pytest.fixture

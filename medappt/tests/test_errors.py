@@ -1,7 +1,5 @@
 """The error contract of DESIGN.md §5: JSON bodies, status codes and their precedence."""
 
-import time
-
 import pytest
 from django.core.cache import cache
 from django.urls import path
@@ -10,24 +8,13 @@ from rest_framework.permissions import AllowAny
 
 from accounts.models import User
 from accounts.tests.factories import DEFAULT_PASSWORD
-from accounts.throttles import CacheRateThrottle, LoginRateThrottle
+from accounts.throttles import LoginRateThrottle
 from medappt.exceptions import CANNOT_TARGET_SELF
 
 pytestmark = pytest.mark.django_db
 
 REGISTER_URL = "/api/v1/auth/register/"
 TOKEN_URL = "/api/v1/auth/token/"
-
-
-@pytest.fixture(autouse=True)
-def _throttle_windows_start_with_the_test(monkeypatch):
-    """Start each test at a day boundary of the throttles' clock.
-
-    Throttle counters start again each minute, hour and day (accounts/throttles.py), so a test
-    that counts up to a limit must not straddle a boundary. time_machine still moves this clock.
-    """
-    offset = time.time() % 86400
-    monkeypatch.setattr(CacheRateThrottle, "timer", staticmethod(lambda: time.time() - offset))
 
 
 def registration(email: str = "new.patient@example.com") -> dict:

@@ -4,7 +4,6 @@ counters shared through Redis, and failing open when the cache is down."""
 from __future__ import annotations
 
 import logging
-import time
 
 import pytest
 import redis
@@ -16,7 +15,6 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.tests.factories import DEFAULT_PASSWORD, PatientFactory, StaffFactory
-from accounts.throttles import CacheRateThrottle
 from audit.models import AuditEvent
 from scheduling.models import Appointment
 from scheduling.tests.factories import TimeBlockFactory
@@ -34,17 +32,6 @@ ADMIN_LOGIN_URL = "/admin/login/"
 needs_redis = pytest.mark.skipif(
     not django_settings.REDIS_URL, reason="counters shared through Redis: set REDIS_URL"
 )
-
-
-@pytest.fixture(autouse=True)
-def _throttle_windows_start_with_the_test(monkeypatch):
-    """Start each test at a day boundary of the throttles' clock.
-
-    Throttle counters start again each minute, hour and day (accounts/throttles.py), so a test
-    that counts up to a limit must not straddle a boundary. time_machine still moves this clock.
-    """
-    offset = time.time() % 86400
-    monkeypatch.setattr(CacheRateThrottle, "timer", staticmethod(lambda: time.time() - offset))
 
 
 @pytest.fixture
