@@ -36,16 +36,12 @@ import math
 
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.redis import RedisCacheClient
-from redis.exceptions import RedisError
 from rest_framework.throttling import SimpleRateThrottle
 
+from medappt.cache import CACHE_ERRORS
 from medappt.context import client_ip
 
 logger = logging.getLogger("medappt.throttling")
-
-# What the cache raises when its server is down or slow: redis-py's errors (connection
-# refused, socket timeout) and the socket errors underneath them.
-CACHE_ERRORS = (RedisError, OSError)
 
 
 def _cache_unavailable(scope: str, error: Exception) -> None:

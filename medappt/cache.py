@@ -1,4 +1,5 @@
-"""Django's Redis cache backend, keeping one redis-py client per connection pool.
+"""Django's Redis cache backend, keeping one redis-py client per connection pool; and the
+errors a cache outage raises.
 
 Django's RedisCacheClient builds a new `redis.Redis` object for every cache call, and
 redis-py 8 fills a table of some 170 response callbacks in each one: about 0.1 ms of CPU
@@ -11,6 +12,12 @@ from __future__ import annotations
 
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient as DjangoRedisCacheClient
+from redis.exceptions import RedisError
+
+# What the cache raises when its server is down or slow: redis-py's errors (connection
+# refused, socket timeout) and the socket errors underneath them. Throttles and the public
+# read cache catch these and fail open.
+CACHE_ERRORS = (RedisError, OSError)
 
 
 class RedisCacheClient(DjangoRedisCacheClient):

@@ -29,7 +29,7 @@ from django.db import transaction
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.throttles import CACHE_ERRORS
+from medappt.cache import CACHE_ERRORS
 
 logger = logging.getLogger("medappt.response_cache")
 
