@@ -18,7 +18,7 @@ def doctor_list_public(*, ratings: bool = True) -> QuerySet[DoctorProfile]:
     """Doctors the public may see: active, unsuspended users with the doctor role, with their
     rating derived from visible reviews in the same query (`ratings=False` leaves it out, for
     a mere check that a doctor is public)."""
-    from scheduling.reviews import with_ratings
+    from scheduling.selectors import with_ratings
 
     doctors = (
         DoctorProfile.objects.select_related("user")
@@ -34,6 +34,6 @@ def doctor_list_public(*, ratings: bool = True) -> QuerySet[DoctorProfile]:
 
 def doctor_profile_of(*, user: User) -> QuerySet[DoctorProfile]:
     """The doctor's own profile (whatever their status), with its rating."""
-    from scheduling.reviews import with_ratings
+    from scheduling.selectors import with_ratings
 
     return with_ratings(DoctorProfile.objects.select_related("user").filter(user=user))

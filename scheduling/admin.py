@@ -19,7 +19,7 @@ from audit.services import audit_record_patient_views
 from medappt.admin_site import ServiceBackedAdmin, is_autocomplete_for, rule_message
 from medappt.exceptions import Conflict
 from scheduling import services
-from scheduling.models import ACTIVE_STATUSES, Appointment, TimeBlock
+from scheduling.models import ACTIVE_STATUSES, Appointment, Review, TimeBlock
 
 # ---------------------------------------------------------------------------
 # Time blocks
@@ -403,12 +403,6 @@ class AppointmentAdmin(ServiceBackedAdmin, admin.ModelAdmin):
 # ---------------------------------------------------------------------------
 # Reviews: staff moderation (hide / unhide through the review services)
 # ---------------------------------------------------------------------------
-# Imported here, not at the top, so this section stays self-contained at the end of a module
-# other sections own (ruff E402 would otherwise ask for the top of the file).
-from scheduling import reviews  # noqa: E402
-from scheduling.models import Review  # noqa: E402
-
-
 class ReviewHiddenFilter(admin.SimpleListFilter):
     title = "hidden"
     parameter_name = "hidden"
@@ -479,8 +473,8 @@ class ReviewAdmin(ServiceBackedAdmin, admin.ModelAdmin):
 
     @admin.action(description="Hide selected reviews", permissions=["change"])
     def hide(self, request, queryset) -> None:
-        self._moderate(request, queryset, reviews.review_hide, "hidden")
+        self._moderate(request, queryset, services.review_hide, "hidden")
 
     @admin.action(description="Unhide selected reviews", permissions=["change"])
     def unhide(self, request, queryset) -> None:
-        self._moderate(request, queryset, reviews.review_unhide, "unhidden")
+        self._moderate(request, queryset, services.review_unhide, "unhidden")

@@ -15,9 +15,9 @@ from accounts.permissions import ActionPermissionsMixin, AllowAny, IsPatient
 from accounts.selectors import doctor_list_public
 from medappt.filters import ID_REGEX
 from medappt.ordering import MappedOrderingFilter
-from scheduling import reviews, selectors
+from scheduling import selectors, services
 from scheduling.models import Review
-from scheduling.review_serializers import (
+from scheduling.serializers import (
     ReviewCreateInputSerializer,
     ReviewSerializer,
     ReviewUpdateInputSerializer,
@@ -33,7 +33,7 @@ def _valid(serializer_class, request: Request, **kwargs) -> dict:
 
 
 def _public(review: Review, viewer) -> dict:
-    fresh = reviews.review_list_public(doctor_id=review.doctor_id, viewer=viewer).filter(
+    fresh = selectors.review_list_public(doctor_id=review.doctor_id, viewer=viewer).filter(
         pk=review.pk
     )
     return ReviewSerializer(fresh.first() or review).data
@@ -51,7 +51,7 @@ class AppointmentReviewViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
             selectors.appointment_list_visible_to(user=request.user), pk=appointment_id
         )
         data = _valid(ReviewCreateInputSerializer, request)
-        review = reviews.review_create(actor=request.user, appointment=appointment, **data)
+        review = services.review_create(actor=request.user, appointment=appointment, **data)
         return Response(_public(review, request.user), status=status.HTTP_201_CREATED)
 
 
@@ -74,7 +74,7 @@ class ReviewViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
     http_method_names = ["post", "patch", "delete", "options"]
 
     def get_queryset(self):
-        return reviews.review_list_visible_to(user=self.request.user).select_related("author")
+        return selectors.review_list_visible_to(user=self.request.user).select_related("author")
 
     def _own_review(self) -> Review:
         review = self.get_object()
@@ -86,14 +86,14 @@ class ReviewViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
         review = self._own_review()
         data = _valid(ReviewUpdateInputSerializer, request, partial=True)
         try:
-            review = reviews.review_update(actor=request.user, review=review, **data)
+            review = services.review_update(actor=request.user, review=review, **data)
         except Review.DoesNotExist as error:  # deleted by a concurrent request meanwhile
             raise Http404 from error
         return Response(_public(review, request.user))
 
     def destroy(self, request: Request, pk: str) -> Response:
         try:
-            reviews.review_delete(actor=request.user, review=self._own_review())
+            services.review_delete(actor=request.user, review=self._own_review())
         except Review.DoesNotExist as error:  # deleted by a concurrent request meanwhile
             raise Http404 from error
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -104,10 +104,10 @@ class ReviewViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
         review = self.get_object()
         data = _valid(VoteInputSerializer, request)
         try:
-            reviews.review_vote(actor=request.user, review=review, value=int(data["value"]))
+            services.review_vote(actor=request.user, review=review, value=int(data["value"]))
         except Review.DoesNotExist as error:  # deleted by its author meanwhile
             raise Http404 from error
-        summary = reviews.review_vote_summary(review=review, voter=request.user)
+        summary = selectors.review_vote_summary(review=review, voter=request.user)
         return Response(VoteResultSerializer(summary).data)
 
 
@@ -125,4 +125,4 @@ class DoctorReviewViewSet(ActionPermissionsMixin, mixins.ListModelMixin, viewset
 
     def get_queryset(self):
         doctor = get_object_or_404(doctor_list_public(), user_id=self.kwargs["doctor_id"])
-        return reviews.review_list_public(doctor_id=doctor.user_id, viewer=self.request.user)
+        return selectors.review_list_public(doctor_id=doctor.user_id, viewer=self.request.user)

@@ -26,7 +26,7 @@ from accounts.groups import FRONT_DESK_GROUP
 from accounts.models import DoctorProfile, User
 from medappt.exceptions import Conflict
 from medappt.response_cache import ANY_AVAILABILITY, DIRECTORY, availability_scope, bump
-from scheduling import reviews, services
+from scheduling import services
 from scheduling.models import Appointment, Review, TimeBlock
 
 # Demo data only: printed on purpose so people can log in to the demo clinic.
@@ -163,7 +163,7 @@ def _seed_doctor_schedule(*, admin: User, doctor: User, patients: list[User], of
             completed_at=block.end if status == "completed" else None,
         )
         if status == "completed":
-            reviews.review_create(
+            services.review_create(
                 actor=patient,
                 appointment=appointment,
                 rating=4 + offset % 2,

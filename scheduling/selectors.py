@@ -5,11 +5,22 @@ from __future__ import annotations
 import datetime
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import (
+    Avg,
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
-from scheduling.models import ACTIVE_STATUSES, Appointment, TimeBlock
+from scheduling.models import ACTIVE_STATUSES, Appointment, Review, ReviewVote, TimeBlock
 
 STAFF_ROLES = (User.Role.STAFF, User.Role.ADMIN)
 
@@ -96,3 +107,53 @@ def appointment_list_visible_to(*, user: User) -> QuerySet[Appointment]:
     if role == User.Role.PATIENT:
         return appointments.filter(patient=user)
     return appointments.none()
+
+
+# ---------------------------------------------------------------------------
+# Reviews: ratings are derived from the visible ones, never stored
+# ---------------------------------------------------------------------------
+def _visible_reviews_of(doctor_ref) -> QuerySet[Review]:
+    return Review.objects.filter(doctor_id=doctor_ref, hidden_at__isnull=True)
+
+
+def with_ratings(doctors: QuerySet, *, doctor_field: str = "user_id") -> QuerySet:
+    """Annotate rating_average and rating_count from visible reviews (no stored copy)."""
+    visible = _visible_reviews_of(OuterRef(doctor_field)).order_by().values("doctor_id")
+    return doctors.annotate(
+        rating_average=Subquery(visible.annotate(value=Avg("rating")).values("value")[:1]),
+        rating_count=Coalesce(
+            Subquery(visible.annotate(value=Count("id")).values("value")[:1]),
+            Value(0),
+            output_field=IntegerField(),
+        ),
+    )
+
+
+def review_list_public(*, doctor_id: int, viewer: User | None) -> QuerySet[Review]:
+    """A doctor's visible reviews with helpful counts and the viewer's own vote."""
+    reviews = (
+        _visible_reviews_of(doctor_id)
+        .select_related("author")
+        .annotate(helpful_count=Count("votes", filter=Q(votes__value=1)))
+        .order_by("-created_at", "id")
+    )
+    if viewer is not None and viewer.is_authenticated:
+        reviews = reviews.annotate(
+            my_vote=Subquery(
+                ReviewVote.objects.filter(review=OuterRef("pk"), voter=viewer).values("value")[:1]
+            )
+        )
+    else:
+        reviews = reviews.annotate(my_vote=Value(None, output_field=IntegerField()))
+    return reviews
+
+
+def review_vote_summary(*, review: Review, voter: User) -> dict:
+    helpful = ReviewVote.objects.filter(review=review, value=1).count()
+    mine = ReviewVote.objects.filter(review=review, voter=voter).values_list("value", flat=True)
+    return {"helpful_count": helpful, "my_vote": next(iter(mine), None)}
+
+
+def review_list_visible_to(*, user: User) -> QuerySet[Review]:
+    """Reviews a caller can see: every unhidden one, and their own even when hidden."""
+    return Review.objects.filter(Q(hidden_at__isnull=True) | Q(author=user))

@@ -32,7 +32,7 @@ from schemathesis.config import SchemathesisConfig
 
 from accounts.tests.factories import AdminFactory, DoctorFactory, PatientFactory, StaffFactory
 from medappt.wsgi import application
-from scheduling.reviews import review_create
+from scheduling.services import review_create
 from scheduling.tests.factories import (
     CancelledAppointmentFactory,
     CompletedAppointmentFactory,

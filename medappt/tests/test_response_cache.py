@@ -25,7 +25,7 @@ from accounts.tests.helpers import DOCTOR_ME_URL, DOCTORS_URL, doctor_url
 from accounts.tests.test_queries import DOCTORS_LIST_QUERIES
 from conftest import client_for
 from medappt import response_cache
-from scheduling import reviews, seeding
+from scheduling import seeding, services
 from scheduling.models import Review, TimeBlock
 from scheduling.tests.factories import (
     CompletedAppointmentFactory,
@@ -306,7 +306,7 @@ def test_a_hidden_review_leaves_the_rating_at_once(public_cache, committed, anon
     assert (detail["rating_average"], detail["rating_count"]) == (2.0, 1)
 
     with committed():
-        reviews.review_hide(actor=StaffFactory(), review=review)
+        services.review_hide(actor=StaffFactory(), review=review)
 
     detail = anon_client.get(doctor_url(doctor)).json()
     assert (detail["rating_average"], detail["rating_count"]) == (None, 0)

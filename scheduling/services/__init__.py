@@ -6,7 +6,8 @@ constraints behind each rule turn a lost race into an IntegrityError inside a sa
 which becomes the same 409 the check would have given.
 
 scheduling.services.locking holds the transactions and the global lock order every
-service follows; blocks and appointments hold the services, checks the rules they share.
+service follows; blocks, appointments and reviews hold the services, checks the rules
+they share.
 """
 
 from scheduling.services.appointments import (
@@ -31,6 +32,14 @@ from scheduling.services.blocks import (
 )
 from scheduling.services.checks import MAX_BULK_DAYS, MAX_BULK_SLOTS
 from scheduling.services.locking import lock_users, service_transaction
+from scheduling.services.reviews import (
+    review_create,
+    review_delete,
+    review_hide,
+    review_unhide,
+    review_update,
+    review_vote,
+)
 
 __all__ = [
     "MAX_BULK_DAYS",
@@ -48,6 +57,12 @@ __all__ = [
     "appointments_cancel_for_deactivated",
     "check_bookable_patient",
     "lock_users",
+    "review_create",
+    "review_delete",
+    "review_hide",
+    "review_unhide",
+    "review_update",
+    "review_vote",
     "service_transaction",
     "time_block_bulk_create",
     "time_block_create",

@@ -34,7 +34,7 @@ from medappt.exceptions import (
     REVIEW_LOCKED,
 )
 from medappt.testing import codes, race
-from scheduling import reviews
+from scheduling import services
 from scheduling.models import Appointment, Review, ReviewVote
 from scheduling.tests.factories import (
     CancelledAppointmentFactory,
@@ -590,7 +590,7 @@ def test_delete_after_seven_days_is_locked(patient, own_review):
 def test_author_may_edit_their_hidden_review_but_it_stays_hidden(
     anon_client, patient, doctor, own_review
 ):
-    reviews.review_hide(actor=StaffFactory(), review=own_review)
+    services.review_hide(actor=StaffFactory(), review=own_review)
     with time_machine.travel(WRITTEN + datetime.timedelta(days=1), tick=False):
         response = client_for(patient).patch(review_url(own_review), {"rating": 4}, format="json")
     assert response.status_code == 200
