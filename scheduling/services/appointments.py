@@ -149,13 +149,18 @@ def _require_status(appointment: Appointment, *allowed: str) -> None:
         )
 
 
-def _inside_notice_window(appointment: Appointment, *, now: datetime.datetime) -> bool:
-    notice = datetime.timedelta(hours=settings.CANCELLATION_NOTICE_HOURS)
-    return appointment.start - now < notice
-
-
-def _is_patient_actor(actor: User | None, appointment: Appointment) -> bool:
-    return actor is not None and actor.pk == appointment.patient_id
+def _check_patient_notice(
+    actor: User | None, appointment: Appointment, *, now: datetime.datetime, verb: str
+) -> None:
+    """A patient may cancel or move a visit only up to the notice window before it starts."""
+    if actor is None or actor.pk != appointment.patient_id:
+        return
+    if appointment.start - now < datetime.timedelta(hours=settings.CANCELLATION_NOTICE_HOURS):
+        raise Conflict(
+            CANCELLATION_TOO_LATE,
+            f"Appointments cannot be {verb} less than {settings.CANCELLATION_NOTICE_HOURS} "
+            "hours before they start; please call the clinic.",
+        )
 
 
 @service_transaction
@@ -184,12 +189,7 @@ def appointment_cancel(
     appointment = _lock_appointment(appointment)
     _require_status(appointment, *ACTIVE_STATUSES)
     now = timezone.now()
-    if _is_patient_actor(actor, appointment) and _inside_notice_window(appointment, now=now):
-        raise Conflict(
-            CANCELLATION_TOO_LATE,
-            f"Appointments cannot be cancelled less than {settings.CANCELLATION_NOTICE_HOURS} "
-            "hours before they start; please call the clinic.",
-        )
+    _check_patient_notice(actor, appointment, now=now, verb="cancelled")
     appointment.status = Status.CANCELLED
     appointment.cancelled_at = now
     appointment.cancelled_by = actor
@@ -268,12 +268,7 @@ def appointment_reschedule(
     appointment = _lock_appointment(appointment)
     _require_status(appointment, *ACTIVE_STATUSES)
     now = timezone.now()
-    if _is_patient_actor(actor, appointment) and _inside_notice_window(appointment, now=now):
-        raise Conflict(
-            CANCELLATION_TOO_LATE,
-            f"Appointments cannot be moved less than {settings.CANCELLATION_NOTICE_HOURS} "
-            "hours before they start; please call the clinic.",
-        )
+    _check_patient_notice(actor, appointment, now=now, verb="moved")
     if time_block.pk == appointment.time_block_id:
         raise Conflict(SLOT_TAKEN, "The appointment is already in this block.")
     block = _lock_block_for_booking(time_block)
