@@ -8,7 +8,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from accounts.models import E164_VALIDATOR, DoctorProfile, User, validate_timezone
-from medappt.fields import ModelSerializer
+from medappt.fields import ModelSerializer, utc_iso
 
 
 def photo_url(user: User) -> str | None:
@@ -47,6 +47,24 @@ class UserSerializer(ModelSerializer):
         ]
         read_only_fields = fields
 
+    def to_representation(self, user: User) -> dict:
+        """Read directly, not through DRF's field objects, which ModelSerializer would build
+        from the model on every request (auth/me/ runs this on every app start); the output
+        is DRF's own (accounts/tests/test_serializers.py)."""
+        return {
+            "id": user.pk,
+            "email": user.email,
+            "first_name": user.first_name,
+            "last_name": user.last_name,
+            "phone": user.phone,
+            "role": user.role,
+            "is_active": user.is_active,
+            "suspended_at": utc_iso(user.suspended_at),
+            "suspension_reason": user.suspension_reason,
+            "date_joined": utc_iso(user.date_joined),
+            "photo_url": self.get_photo_url(user),
+        }
+
     def get_photo_url(self, user: User) -> str | None:
         return photo_url(user)
 
@@ -57,6 +75,12 @@ class SuspendedUserSerializer(UserSerializer):
     class Meta(UserSerializer.Meta):
         fields = [*UserSerializer.Meta.fields, "active_appointments"]
         read_only_fields = fields
+
+    def to_representation(self, user: User) -> dict:
+        return {
+            **super().to_representation(user),
+            "active_appointments": self.get_active_appointments(user),
+        }
 
     def get_active_appointments(self, user: User) -> int:
         return self.context.get("active_appointments", 0)

@@ -1,12 +1,17 @@
-"""The hand-written doctor serializers give exactly what DRF's field-by-field path gives."""
+"""The hand-written user and doctor serializers give what DRF's field-by-field path gives."""
 
 import pytest
 from django.core.files.base import ContentFile
 from rest_framework import serializers
 
 from accounts.selectors import doctor_list_public, doctor_profile_of
-from accounts.serializers import DoctorMeSerializer, DoctorSerializer
-from accounts.tests.factories import DoctorFactory
+from accounts.serializers import (
+    DoctorMeSerializer,
+    DoctorSerializer,
+    SuspendedUserSerializer,
+    UserSerializer,
+)
+from accounts.tests.factories import DoctorFactory, PatientFactory, SuspendedPatientFactory
 from scheduling.models import Review
 from scheduling.tests.factories import CompletedAppointmentFactory
 
@@ -39,3 +44,26 @@ def test_own_profile_renders_as_drf_would():
     fast = DoctorMeSerializer(profile).data
     assert list(fast.items()) == list(drf_rendering(DoctorMeSerializer, profile).items())
     assert fast["license_number"] == profile.license_number
+
+
+def test_user_renders_as_drf_would():
+    plain = PatientFactory(phone="+34600123456")
+    with_photo = SuspendedPatientFactory(suspension_reason="Repeated no-shows")
+    with_photo.photo.save("ignored.jpg", ContentFile(b"not read here"), save=True)
+    for user in (plain, with_photo):
+        user.refresh_from_db()
+        fast = UserSerializer(user).data
+        assert list(fast.items()) == list(drf_rendering(UserSerializer, user).items())
+    suspended = UserSerializer(with_photo).data
+    assert suspended["suspended_at"].endswith("Z")
+    assert suspended["suspension_reason"] == "Repeated no-shows"
+    assert suspended["photo_url"].startswith(f"/api/v1/users/{with_photo.pk}/")
+    assert UserSerializer(plain).data["phone"] == "+34600123456"
+
+
+def test_suspended_user_adds_the_active_appointment_count():
+    user = SuspendedPatientFactory()
+    serializer = SuspendedUserSerializer(user, context={"active_appointments": 3})
+    drf = serializers.Serializer.to_representation(serializer, user)
+    assert list(serializer.data.items()) == list(drf.items())
+    assert serializer.data["active_appointments"] == 3
