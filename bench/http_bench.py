@@ -56,7 +56,7 @@ CEILING = "ceiling"
 # Informational rows around it: /healthz (answered by the second middleware, below the whole
 # stack), a JSON 404 under /api/ (middleware and routing, no DRF), then DRF with JWT
 # authentication and its one query.
-FLOORS = ["healthz", "middleware_floor", "drf_jwt_floor"]
+FLOORS = ["healthz", "middleware_floor", "drf_jwt_floor", "patient_list_floor"]
 READS = ["doctors", "availability", "patient_list", "admin_list"]
 BOOKING = "booking"
 LABELS = {
@@ -64,6 +64,7 @@ LABELS = {
     "healthz": "GET /healthz (reference: middleware only)",
     "middleware_floor": "GET /api/v1/<unknown>/ 404 (reference)",
     "drf_jwt_floor": "GET auth/me/ (reference: DRF + JWT)",
+    "patient_list_floor": "GET bench-floor/appointments/ (ref: raw SQL)",
     "doctors": "GET doctors/ (public)",
     "availability": "GET doctors/{id}/availability/ (14 d)",
     "patient_list": "GET appointments/ (patient, own)",
@@ -299,6 +300,7 @@ def build_plan(base: str, *, threads: int, max_bookings: int, plan_file: Path) -
         "healthz": {"path": "/healthz"},
         "middleware_floor": {"path": "/api/v1/no-such-endpoint/", "expect": 404},
         "drf_jwt_floor": {"path": "/api/v1/auth/me/", "token": patient_token},
+        "patient_list_floor": {"path": "/api/v1/bench-floor/appointments/", "token": patient_token},
         "doctors": {"path": "/api/v1/doctors/"},
         "availability": {"path": f"/api/v1/doctors/{doctor.pk}/availability/"},
         "patient_list": {"path": "/api/v1/appointments/", "token": patient_token},
@@ -369,6 +371,16 @@ def build_plan(base: str, *, threads: int, max_bookings: int, plan_file: Path) -
 # ---------------------------------------------------------------------------
 # gunicorn and wrk
 # ---------------------------------------------------------------------------
+def check_same_answer(base: str, endpoints: dict, reference: str, real: str) -> None:
+    """A reference row that stands in for an endpoint must answer exactly what it does."""
+    answers = [
+        http("GET", base + endpoints[name]["path"], token=endpoints[name].get("token"))
+        for name in (reference, real)
+    ]
+    if answers[0] != answers[1]:
+        raise SystemExit(f"{reference} does not answer what {real} does: {answers}")
+
+
 def start_server(env: dict[str, str], *, port: int, workers: int, log: Path) -> subprocess.Popen:
     with socket.socket() as probe:
         if probe.connect_ex(("127.0.0.1", port)) == 0:
@@ -544,6 +556,7 @@ def run_scale(args, env: dict[str, str], doctors: int) -> dict:
             return result
 
         print(f"  load average before the runs: {os.getloadavg()[0]:.2f}")
+        check_same_answer(base, endpoints, "patient_list_floor", "patient_list")
         for name in [CEILING, *FLOORS, *READS]:
             endpoint = endpoints[name]
             status, body = http("GET", base + endpoint["path"], token=endpoint.get("token"))
