@@ -349,8 +349,11 @@ def user_update(*, actor: User, user: User, **fields: Any) -> User:
     return user
 
 
-def _lock_user(user: User) -> User:
-    return User.objects.select_for_update().get(pk=user.pk)
+def _lock_target(*, actor: User, user: User) -> User:
+    """The target's row for update and the actor's shared, by id: the scheduling lock order
+    (scheduling/services/locking.py). The field-history and audit rows reference the actor's
+    row; locked after the target's, two admins acting on each other deadlocked."""
+    return lock_users(exclusive=[user.pk], shared=[actor.pk])[user.pk]
 
 
 @service_transaction
@@ -359,9 +362,9 @@ def user_deactivate(*, actor: User, user: User) -> User:
     future active appointments are cancelled through the cancel service (with its emails)."""
     if user.pk == actor.pk:
         raise Conflict(CANNOT_TARGET_SELF, "You cannot deactivate your own account.")
-    # The scheduling lock order (scheduling/services/locking.py): user rows first, by id, and only
-    # then the appointments; the actor's row is referenced by every cancellation.
-    user = lock_users(exclusive=[user.pk], shared=[actor.pk])[user.pk]
+    # The user rows first (the actor's is referenced by every cancellation), then the
+    # appointments.
+    user = _lock_target(actor=actor, user=user)
     if user.is_active:
         user.is_active = False
         user.save(update_fields=["is_active"])
@@ -371,12 +374,12 @@ def user_deactivate(*, actor: User, user: User) -> User:
     return user
 
 
-@transaction.atomic
+@service_transaction
 def user_suspend(*, actor: User, user: User, reason: str) -> User:
     """Suspend a user: refused at login, refresh, every API request and the admin."""
     if user.pk == actor.pk:
         raise Conflict(CANNOT_TARGET_SELF, "You cannot suspend your own account.")
-    user = _lock_user(user)
+    user = _lock_target(actor=actor, user=user)
     if user.suspended_at is not None:
         raise Conflict(ALREADY_SUSPENDED, "This user is already suspended.")
     user.suspended_at = timezone.now()
@@ -387,10 +390,10 @@ def user_suspend(*, actor: User, user: User, reason: str) -> User:
     return user
 
 
-@transaction.atomic
+@service_transaction
 def user_reactivate(*, actor: User, user: User) -> User:
     """Clear a suspension and make the user active again."""
-    user = _lock_user(user)
+    user = _lock_target(actor=actor, user=user)
     if user.suspended_at is None and user.is_active:
         raise Conflict(NOT_SUSPENDED, "This user is neither suspended nor deactivated.")
     user.suspended_at = None
@@ -401,7 +404,7 @@ def user_reactivate(*, actor: User, user: User) -> User:
     return user
 
 
-@transaction.atomic
+@service_transaction
 def user_promote_to_doctor(
     *,
     actor: User,
@@ -413,7 +416,7 @@ def user_promote_to_doctor(
     timezone: str | None = None,
 ) -> User:
     """Make a patient a doctor: role and profile change together."""
-    user = _lock_user(user)
+    user = _lock_target(actor=actor, user=user)
     if user.role == User.Role.DOCTOR:
         raise Conflict(ALREADY_DOCTOR, "This user is already a doctor.")
     if user.role != User.Role.PATIENT:
