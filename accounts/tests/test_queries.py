@@ -11,7 +11,8 @@ pytestmark = pytest.mark.django_db
 
 # users: authenticate, count, page, one bulk insert of patient_record.viewed.
 USERS_LIST_QUERIES = 4
-# doctors: count, page (profiles joined to their users); one more to authenticate a caller.
+# doctors: count, page (profiles joined to their users; no count when one page holds them all);
+# one more to authenticate a caller.
 DOCTORS_LIST_QUERIES = 2
 
 

@@ -620,4 +620,4 @@ def test_audit_lists_take_a_bounded_number_of_queries_whatever_the_page_size(
     with django_assert_max_num_queries(4):
         large = queries_for(client, url, page_size=60, **params)
 
-    assert small == large
+    assert large <= small  # a page holding the whole list needs no count

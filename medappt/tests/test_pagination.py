@@ -1,6 +1,8 @@
 """Every list is page-number paginated: default 20, at most 100, out of range is 404 (§5)."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.tests.factories import DoctorFactory, PatientFactory
 
@@ -85,3 +87,44 @@ def test_public_doctor_list_is_paginated_too(anon_client):
     assert body["count"] == 23
     assert len(body["results"]) == 20
     assert len(anon_client.get(DOCTORS_URL, {"page": 2}).json()["results"]) == 3
+
+
+# ---------------------------------------------------------------------------
+# The count comes from the page when the page is not full (medappt.pagination.Paginator)
+# ---------------------------------------------------------------------------
+def _count_queries(captured) -> int:
+    return sum("SELECT COUNT(*)" in query["sql"].upper() for query in captured.captured_queries)
+
+
+def test_a_list_that_fits_on_one_page_is_not_counted_separately(admin_client, admin_user):
+    PatientFactory.create_batch(4)
+    with CaptureQueriesContext(connection) as captured:
+        body = admin_client.get(USERS_URL).json()
+    assert body["count"] == 5
+    assert body["next"] is None
+    assert _count_queries(captured) == 0
+
+
+def test_a_full_page_is_counted(admin_client, many_patients):
+    with CaptureQueriesContext(connection) as captured:
+        body = admin_client.get(USERS_URL, {"page_size": 25}).json()
+    assert body["count"] == 125
+    assert _count_queries(captured) == 1
+
+
+@pytest.mark.parametrize(("page", "count", "length"), [("2", 125, 20), ("7", 125, 5)])
+def test_later_pages_report_the_whole_count(admin_client, many_patients, page, count, length):
+    body = admin_client.get(USERS_URL, {"page": page}).json()
+    assert (body["count"], len(body["results"])) == (count, length)
+
+
+def test_a_page_that_ends_exactly_at_a_page_boundary_has_no_next(admin_client, admin_user):
+    PatientFactory.create_batch(19)  # 20 users with the admin: one full page
+    body = admin_client.get(USERS_URL).json()
+    assert (body["count"], len(body["results"]), body["next"]) == (20, 20, None)
+    assert admin_client.get(USERS_URL, {"page": 2}).status_code == 404
+
+
+def test_last_names_the_last_page(admin_client, many_patients):
+    body = admin_client.get(USERS_URL, {"page": "last"}).json()
+    assert (body["count"], len(body["results"]), body["next"]) == (125, 5, None)

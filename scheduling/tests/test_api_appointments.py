@@ -766,7 +766,7 @@ def test_list_query_count_does_not_grow_with_the_page(
         assert len(response.json()["results"]) == min(page_size, response.json()["count"])
         counts.append(len(captured))
 
-    assert counts[0] == counts[1]
+    assert counts[1] <= counts[0]  # a page holding the whole list needs no count
 
 
 def test_staff_and_doctor_reads_are_recorded_as_patient_record_views(
