@@ -7,7 +7,8 @@ is allowed when the new count is at most the limit. So, exactly:
 
 - one window never lets more than N requests through, however many arrive at once and on
   however many workers or hosts (the cache serialises the increments); LoginFailureThrottle
-  checks before the attempt and counts after it, see there;
+  counts each attempt before the password is checked and gives the place back when the
+  attempt did not fail, so no more than N failures per window either, see there;
 - across a boundary up to 2N can pass in less than one period (N at the end of a window, N
   at the start of the next), so any period-long interval sees at most 2N;
 - windows are numbered by the web host's clock: the first guarantee holds whatever the
@@ -53,22 +54,23 @@ def _cache_unavailable(scope: str, error: Exception) -> None:
     )
 
 
-def _incr(cache: BaseCache, key: str, timeout: int) -> int:
-    """Add one to the counter at key, creating it at 0 (expiring after timeout) if missing."""
+def _incr(cache: BaseCache, key: str, timeout: int, delta: int = 1) -> int:
+    """Add delta to the counter at key, creating it at 0 (expiring after timeout) if missing,
+    so a counter never outlives its window, even when a give-back comes after it expired."""
     client = getattr(cache, "_cache", None)
     if isinstance(client, RedisCacheClient):
         # One atomic round trip; Django's add() + incr() would cost three (incr checks EXISTS).
         key = cache.make_and_validate_key(key)
         with client.get_client(key, write=True).pipeline(transaction=True) as pipe:
             pipe.set(key, 0, ex=timeout, nx=True)
-            pipe.incr(key)
+            pipe.incrby(key, delta)
             return pipe.execute()[1]
     cache.add(key, 0, timeout)  # local memory: add() and incr() each hold the cache's lock
     try:
-        return cache.incr(key)
+        return cache.incr(key, delta)
     except ValueError:  # culled between the two calls (local memory's MAX_ENTRIES)
-        cache.set(key, 1, timeout)
-        return 1
+        cache.set(key, delta, timeout)
+        return delta
 
 
 class CacheRateThrottle(SimpleRateThrottle):
@@ -82,11 +84,11 @@ class CacheRateThrottle(SimpleRateThrottle):
         """Seconds until the current window ends and its counter starts again."""
         return self.duration - self.now % self.duration
 
-    def count(self, key: str) -> int:
+    def count(self, key: str, delta: int = 1) -> int:
         """Add one to key's counter for the current window; return the new count."""
         self.now = self.timer()
         # The counter outlives its window by a second, for rounding and small clock skew.
-        return _incr(self.cache, self.window_key(key), math.ceil(self.wait()) + 1)
+        return _incr(self.cache, self.window_key(key), math.ceil(self.wait()) + 1, delta)
 
     def allow_request(self, request, view) -> bool:
         if self.rate is None:
@@ -144,14 +146,20 @@ class PasswordResetEmailRateThrottle(CacheRateThrottle):
 
 
 class LoginFailureThrottle(CacheRateThrottle):
-    """Failed logins per email: checked before the attempt, counted only on failure.
+    """Failed logins per email, exact however many guesses arrive at once.
 
-    The count is atomic, but it comes after the attempt: k guesses that pass the check
-    together can take a window to N + k - 1 failures (k is bounded per address by the
-    login throttle, which is exact).
+    Each attempt takes a place in the email's count for the window before the password is
+    checked, and is refused when its place is past the limit; an attempt that did not fail
+    gives its place back (`give_back`): the login succeeded, the request was invalid, or
+    another throttle refused it. Counting only after the check let every guess that was in
+    flight at the same moment through, from as many addresses as the guesser had.
     """
 
     scope = "login_failures"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.taken: tuple[str, float] | None = None  # (counter key, when) of this attempt
 
     def get_cache_key(self, request, view) -> str | None:
         digest = _email_digest(request)
@@ -159,29 +167,19 @@ class LoginFailureThrottle(CacheRateThrottle):
             return None
         return self.cache_format % {"scope": self.scope, "ident": digest}
 
-    def allow_request(self, request, view) -> bool:
-        if self.rate is None:
-            return True
-        key = self.get_cache_key(request, view)
-        if key is None:
-            return True
-        self.now = self.timer()
-        try:
-            failures = self.cache.get(self.window_key(key), 0)
-        except CACHE_ERRORS as error:
-            _cache_unavailable(self.scope, error)
-            return True
-        return failures < self.num_requests
+    def count(self, key: str, delta: int = 1) -> int:
+        counted = super().count(key, delta)
+        self.taken = (key, self.now)
+        return counted
 
-    def record_failure(self, request, view) -> None:
-        """Count one failed attempt for the email in this request."""
-        if self.rate is None:
+    def give_back(self) -> None:
+        """This attempt did not fail: take it out of the window it was counted in."""
+        if self.taken is None:
             return
-        key = self.get_cache_key(request, view)
-        if key is None:
-            return
+        key, self.now = self.taken
+        self.taken = None
         try:
-            self.count(key)
+            _incr(self.cache, self.window_key(key), math.ceil(self.wait()) + 1, -1)
         except CACHE_ERRORS as error:
             _cache_unavailable(self.scope, error)
 

@@ -122,7 +122,20 @@ class AuthViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
     pagination_class = None
 
     def get_throttles(self):
-        return [throttle() for throttle in self.throttle_classes_by_action.get(self.action, [])]
+        # One set per request, so token() can give back the failure throttle's place.
+        if not hasattr(self, "_throttles"):
+            classes = self.throttle_classes_by_action.get(self.action, [])
+            self._throttles = [throttle() for throttle in classes]
+        return self._throttles
+
+    def throttled(self, request: Request, wait: float | None) -> None:
+        self._login_did_not_fail()  # refused before any password was checked
+        super().throttled(request, wait)
+
+    def _login_did_not_fail(self) -> None:
+        for throttle in self.get_throttles():
+            if isinstance(throttle, LoginFailureThrottle):
+                throttle.give_back()
 
     @extend_schema(request=RegisterInputSerializer, responses={201: UserSerializer})
     @action(detail=False, methods=["post"])
@@ -133,12 +146,16 @@ class AuthViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
     @extend_schema(request=TokenObtainInputSerializer, responses={200: TokenPairSerializer})
     @action(detail=False, methods=["post"])
     def token(self, request: Request) -> Response:
-        data = _valid(TokenObtainInputSerializer, request)
+        failed = False
         try:
+            data = _valid(TokenObtainInputSerializer, request)
             tokens = services.auth_login(email=data["email"], password=data["password"])
         except Unauthenticated:
-            LoginFailureThrottle().record_failure(request, self)
+            failed = True  # the attempt keeps its place in the email's failure count
             raise
+        finally:
+            if not failed:
+                self._login_did_not_fail()
         return Response(tokens)
 
     @extend_schema(request=RefreshInputSerializer, responses={200: TokenPairSerializer})

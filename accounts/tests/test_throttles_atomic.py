@@ -122,21 +122,59 @@ def test_the_next_window_starts_a_new_count_and_retry_after_says_when(counters):
     assert next_window.wait() == 60
 
 
-def test_concurrent_login_failures_are_all_counted_and_checking_counts_nothing(counters):
+def test_concurrent_guesses_at_one_email_let_exactly_the_limit_through(counters):
     throttle = throttle_class(LoginFailureThrottle, "3/min", WINDOW_START + 5)
-    fresh = post_from(f"fresh-{TOKEN}@example.com")
-    for _ in range(5):
-        assert throttle().allow_request(fresh, None)
-
     guessed = post_from(f"guessed-{TOKEN}@example.com")
-    in_threads(20, lambda: throttle().record_failure(guessed, None))
 
+    # Each guess takes its place before its password is checked: a burst from any number
+    # of addresses gets no more than the limit checked in the window.
+    allowed = in_threads(20, lambda: throttle().allow_request(guessed, None))
+
+    assert allowed.count(True) == 3
     check = throttle()
     assert not check.allow_request(guessed, None)
     assert check.wait() == 55
+    assert throttle().allow_request(post_from(f"other-{TOKEN}@example.com"), None)
+
+
+def test_an_attempt_that_did_not_fail_gives_its_place_back(counters):
+    throttle = throttle_class(LoginFailureThrottle, "2/min", WINDOW_START + 5)
+    email = post_from(f"owner-{TOKEN}@example.com")
     backend, _ = counters
-    assert backend.get(check.window_key(check.get_cache_key(guessed, None))) == 20
-    assert throttle().allow_request(fresh, None)
+
+    def succeeded() -> bool:
+        attempt = throttle()
+        allowed = attempt.allow_request(email, None)
+        attempt.give_back()
+        return allowed
+
+    # One after another, as a person signs in: the count goes back to nothing each time.
+    # (In flight at once, attempts hold places: only 2 could be checked together.)
+    assert [succeeded() for _ in range(10)] == [True] * 10
+    check = throttle()
+    check.now = check.timer()
+    assert backend.get(check.window_key(check.get_cache_key(email, None))) == 0
+    failed = [throttle(), throttle()]
+    assert [attempt.allow_request(email, None) for attempt in failed] == [True, True]
+    assert not throttle().allow_request(email, None)
+
+
+def test_a_place_given_back_after_its_window_ended_never_lingers(counters):
+    email = post_from(f"slow-{TOKEN}@example.com")
+    attempt = throttle_class(LoginFailureThrottle, "2/min", WINDOW_START + 59.5)()
+    assert attempt.allow_request(email, None)
+    backend, raw = counters
+    key = attempt.window_key(attempt.get_cache_key(email, None))
+    backend.delete(key)  # the window ended and its counter expired while the login ran
+
+    attempt.give_back()
+
+    assert backend.get(key) == -1  # an expired window's count: nothing reads it again
+    if raw is not None:
+        (stored,) = raw.keys(f"*{TOKEN}*")
+        assert 0 < raw.ttl(stored) <= 2  # and it expires like any counter
+    attempt.give_back()  # once only
+    assert backend.get(key) == -1
 
 
 @pytest.mark.django_db

@@ -16,6 +16,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.tests.factories import DEFAULT_PASSWORD, PatientFactory, StaffFactory
 from audit.models import AuditEvent
+from medappt.testing import race
 from scheduling.models import Appointment
 from scheduling.tests.factories import TimeBlockFactory
 
@@ -92,6 +93,55 @@ def test_failed_logins_are_limited_per_email_whatever_the_address(rates, patient
 
     assert_throttled(login(patient.email, DEFAULT_PASSWORD, REMOTE_ADDR="198.51.100.50"))
     assert login("someone.else@example.com", "x", REMOTE_ADDR="198.51.100.50").status_code == 401
+
+
+def test_successful_logins_do_not_count_as_failures(rates, patient):
+    rates(login="100/min", login_failures="2/min")
+    for n in range(5):
+        assert (
+            login(patient.email, DEFAULT_PASSWORD, REMOTE_ADDR=f"198.51.100.{n}").status_code == 200
+        )
+
+    assert [login(patient.email, "wrong-guess").status_code for _ in range(2)] == [401, 401]
+    assert_throttled(login(patient.email, DEFAULT_PASSWORD))
+
+
+def test_invalid_login_requests_do_not_count_as_failures(rates, patient):
+    rates(login="100/min", login_failures="2/min")
+    for _ in range(5):
+        response = APIClient().post(TOKEN_URL, {"email": patient.email}, format="json")
+        assert response.status_code == 400
+
+    assert [login(patient.email, "wrong-guess").status_code for _ in range(2)] == [401, 401]
+    assert_throttled(login(patient.email, "wrong-guess"))
+
+
+def test_a_login_refused_per_address_does_not_count_against_the_email(rates, patient):
+    rates(login="1/min", login_failures="2/min")
+    assert login(patient.email, "wrong-guess", REMOTE_ADDR="198.51.100.21").status_code == 401
+    assert_throttled(login(patient.email, "wrong-guess", REMOTE_ADDR="198.51.100.21"))
+
+    # The refused request checked no password: the email has one failure, not two.
+    assert login(patient.email, "wrong-guess", REMOTE_ADDR="198.51.100.22").status_code == 401
+    assert_throttled(login(patient.email, DEFAULT_PASSWORD, REMOTE_ADDR="198.51.100.23"))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_guesses_from_many_addresses_get_no_more_than_the_limit(rates):
+    rates(login="100/min", login_failures="3/min")
+    target = PatientFactory()
+
+    def guess(n: int):
+        client = APIClient()
+        body = {"email": target.email, "password": f"guess-{n}"}
+        return lambda: client.post(TOKEN_URL, body, REMOTE_ADDR=f"203.0.113.{n}", format="json")
+
+    outcomes = race(*(guess(n) for n in range(10)))
+
+    # Counted only after each password check, all ten used to be checked at once.
+    assert sorted(status for status, _ in outcomes) == [401] * 3 + [429] * 7
+    assert AuditEvent.objects.filter(action="auth.login_failed").count() == 3
 
 
 def test_registrations_are_limited_per_client_address(rates, anon_client):
