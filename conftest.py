@@ -58,6 +58,14 @@ def _throttle_windows_start_with_the_test(monkeypatch):
 
 
 @pytest.fixture
+def lock_order_alone_suffices(caplog):
+    """For race tests: the lock order itself prevents the deadlocks, so the retry safety net
+    of scheduling/services/locking.py never fires."""
+    yield
+    assert [r.getMessage() for r in caplog.records if r.name == "scheduling.services"] == []
+
+
+@pytest.fixture
 def public_cache(settings):
     """Cache the public directory and availability, as production does with Redis.
 

@@ -18,25 +18,18 @@ from accounts.tests.factories import AdminFactory
 from conftest import client_for
 from medappt.testing import codes, race
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("lock_order_alone_suffices"),
+]
 
 ROUNDS = 15
 
 
-@pytest.fixture(autouse=True)
-def _order_alone_suffices(caplog):
-    """The lock order itself prevents the deadlocks: the retry safety net never fires here."""
-    yield
-    assert [r.getMessage() for r in caplog.records if r.name == "scheduling.services"] == []
-
-
-def _post(actor: User, url: str, data: dict | None = None) -> Callable[[], object]:
-    client = client_for(actor)
-    return lambda: client.post(url, data or {}, format="json")
-
-
 def _suspend(actor: User, target: User) -> Callable[[], object]:
-    return _post(actor, f"/api/v1/users/{target.pk}/suspend/", {"reason": "Race test"})
+    client, url = client_for(actor), f"/api/v1/users/{target.pk}/suspend/"
+    return lambda: client.post(url, {"reason": "Race test"}, format="json")
 
 
 def test_two_admins_suspending_each_other_both_get_an_answer():

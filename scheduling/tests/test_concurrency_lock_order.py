@@ -36,19 +36,16 @@ from scheduling.tests.factories import (
     TimeBlockFactory,
 )
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("lock_order_alone_suffices"),
+]
 
 ROUNDS = 20
 Status = Appointment.Status
 OK, CREATED, NO_CONTENT = (200, None), (201, None), (204, None)
 BAD_REQUEST, UNAUTHENTICATED = (400, None), (401, None)
-
-
-@pytest.fixture(autouse=True)
-def _order_alone_suffices(caplog):
-    """The lock order itself prevents the deadlocks: the retry safety net never fires here."""
-    yield
-    assert [r.getMessage() for r in caplog.records if r.name == "scheduling.services"] == []
 
 
 def _post(user: User, url: str, data: dict | None = None) -> Callable[[], object]:
