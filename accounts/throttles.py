@@ -85,7 +85,8 @@ class CacheRateThrottle(SimpleRateThrottle):
         return self.duration - self.now % self.duration
 
     def count(self, key: str, delta: int = 1) -> int:
-        """Add one to key's counter for the current window; return the new count."""
+        """Add delta (one, or -1 to give a place back) to key's counter for the current window;
+        return the new count."""
         self.now = self.timer()
         # The counter outlives its window by a second, for rounding and small clock skew.
         return _incr(self.cache, self.window_key(key), math.ceil(self.wait()) + 1, delta)
