@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from accounts import services
 from accounts.models import DoctorProfile, User, normalize_email, validate_timezone
 from audit.services import audit_record_patient_views
-from medappt.admin_site import ServiceBackedAdmin, is_autocomplete_for
+from core.admin import ServiceBackedAdmin, is_autocomplete_for
 
 
 class UserActionForm(admin.helpers.ActionForm):

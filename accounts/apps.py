@@ -7,9 +7,11 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        import medappt.schema  # noqa: F401 - registers the OpenAPI auth extension
-        from accounts import signals
+        from accounts import schema, signals  # noqa: F401 - schema registers the JWT scheme
         from accounts.groups import ensure_front_desk_group
+        from audit.history import record_field_history
 
         post_migrate.connect(ensure_front_desk_group, dispatch_uid="accounts.front_desk_group")
-        signals.connect()  # invalidates the cached public reads (medappt/response_cache.py)
+        signals.connect()  # invalidates the cached public reads (core/response_cache.py)
+        record_field_history(self.get_model("User"), exclude=("password", "last_login"))
+        record_field_history(self.get_model("DoctorProfile"))

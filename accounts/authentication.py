@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt import authentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
-from medappt.context import set_actor
+from core.context import set_actor
 
 
 class JWTAuthentication(authentication.JWTAuthentication):

@@ -15,6 +15,8 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from core.roles import Role
+
 E164_VALIDATOR = RegexValidator(
     r"^\+[1-9]\d{1,14}$", "Enter a phone number in E.164 form, e.g. +34600123456."
 )
@@ -65,11 +67,7 @@ class UserManager(BaseUserManager):
 
 
 class User(AbstractBaseUser, PermissionsMixin):
-    class Role(models.TextChoices):
-        PATIENT = "patient", "Patient"
-        DOCTOR = "doctor", "Doctor"
-        STAFF = "staff", "Front desk"
-        ADMIN = "admin", "Clinic admin"
+    Role = Role
 
     email = models.EmailField(max_length=254, unique=True)
     first_name = models.CharField(max_length=150, blank=True)

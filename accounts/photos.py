@@ -1,23 +1,17 @@
-"""Profile photos: recognised by content, bounded before decoding, re-encoded without metadata.
+"""Profile photo images: recognised by content, bounded before decoding, re-encoded without
+metadata. No writes here: `services.user_photo_set` stores the result.
 
 One photo per user, stored through Django's storage API under a random key. Every photo is
-served by an authenticated view (`users/{id}/photo/`): a doctor's to anyone, anyone else's
-only to themself, their doctors and clinic staff (DESIGN.md §5 Reviews and photos).
+served by `users/{id}/photo/`, which applies `selectors.user_photo_visible_to`.
 """
 
 from __future__ import annotations
 
 import io
-import uuid
 import warnings
 
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
-from django.db import transaction
 from PIL import Image, ImageOps, UnidentifiedImageError
-
-from accounts.models import User
-from audit.services import audit_record
 
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
 MAX_PHOTO_SIDE = 4096
@@ -31,7 +25,7 @@ class PhotoTooLarge(Exception):
     """The upload is over MAX_PHOTO_BYTES."""
 
 
-def _read_limited(upload) -> bytes:
+def read_limited(upload) -> bytes:
     if upload.size is not None and upload.size > MAX_PHOTO_BYTES:
         raise PhotoTooLarge(f"Photos are at most {MAX_PHOTO_BYTES // (1024 * 1024)} MB.")
     data = upload.read(MAX_PHOTO_BYTES + 1)
@@ -40,7 +34,7 @@ def _read_limited(upload) -> bytes:
     return data
 
 
-def _thumbnail(data: bytes) -> bytes:
+def thumbnail(data: bytes) -> bytes:
     """A square JPEG thumbnail of a JPEG, PNG or WebP image; no EXIF or other metadata."""
     invalid = ValidationError({"file": ["Upload a JPEG, PNG or WebP image."]})
     too_big = ValidationError(
@@ -70,47 +64,3 @@ def _thumbnail(data: bytes) -> bytes:
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=85, optimize=True)  # no exif= → no EXIF
     return out.getvalue()
-
-
-@transaction.atomic
-def user_photo_set(*, actor: User, user: User, upload) -> User:
-    """Replace the user's photo with a re-encoded thumbnail of the upload."""
-    thumbnail = _thumbnail(_read_limited(upload))
-    user = User.objects.select_for_update().get(pk=user.pk)
-    old_name = user.photo.name if user.photo else ""
-    user.photo.save(f"{uuid.uuid4().hex}.jpg", ContentFile(thumbnail), save=False)
-    user.save(update_fields=["photo"])
-    audit_record(action="user.photo_changed", target=user, actor=actor, data={"photo": "set"})
-    if old_name:
-        storage = user.photo.storage
-        transaction.on_commit(lambda: storage.delete(old_name))
-    return user
-
-
-@transaction.atomic
-def user_photo_delete(*, actor: User, user: User) -> User:
-    """Remove the user's photo (a no-op when there is none)."""
-    user = User.objects.select_for_update().get(pk=user.pk)
-    if not user.photo:
-        return user
-    old_name, storage = user.photo.name, user.photo.storage
-    user.photo = ""
-    user.save(update_fields=["photo"])
-    audit_record(action="user.photo_changed", target=user, actor=actor, data={"photo": "removed"})
-    transaction.on_commit(lambda: storage.delete(old_name))
-    return user
-
-
-def can_view_photo(*, viewer: User, owner: User) -> bool:
-    """Doctors' photos are public; others' go to the owner, their doctors and staff."""
-    if owner.role == User.Role.DOCTOR:
-        return True
-    if not viewer.is_authenticated:
-        return False
-    if viewer.pk == owner.pk or viewer.role in (User.Role.STAFF, User.Role.ADMIN):
-        return True
-    if viewer.role == User.Role.DOCTOR:
-        from scheduling.models import Appointment
-
-        return Appointment.objects.filter(doctor=viewer, patient=owner).exists()
-    return False

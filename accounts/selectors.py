@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from accounts.models import DoctorProfile, User
+from accounts import hooks
+from accounts.models import User
 
 
 def user_list_visible_to(*, user: User) -> QuerySet[User]:
@@ -14,26 +15,18 @@ def user_list_visible_to(*, user: User) -> QuerySet[User]:
     return User.objects.none()
 
 
-def doctor_list_public(*, ratings: bool = True) -> QuerySet[DoctorProfile]:
-    """Doctors the public may see: active, unsuspended users with the doctor role, with their
-    rating derived from visible reviews in the same query (`ratings=False` leaves it out, for
-    a mere check that a doctor is public)."""
-    from scheduling.selectors import with_ratings
-
-    doctors = (
-        DoctorProfile.objects.select_related("user")
-        .filter(
-            user__role=User.Role.DOCTOR,
-            user__is_active=True,
-            user__suspended_at__isnull=True,
-        )
-        .order_by("user__last_name", "user__first_name", "user_id")
-    )
-    return with_ratings(doctors) if ratings else doctors
+def user_future_commitments(*, user: User) -> int:
+    """How many future active appointments (or other commitments the apps above register)
+    the user still has."""
+    return sum(count(user) for count in hooks.future_commitments)
 
 
-def doctor_profile_of(*, user: User) -> QuerySet[DoctorProfile]:
-    """The doctor's own profile (whatever their status), with its rating."""
-    from scheduling.selectors import with_ratings
-
-    return with_ratings(DoctorProfile.objects.select_related("user").filter(user=user))
+def user_photo_visible_to(*, viewer: User, owner: User) -> bool:
+    """Doctors' photos are public; others' go to the owner, staff and their doctors."""
+    if owner.role == User.Role.DOCTOR:
+        return True
+    if not viewer.is_authenticated:
+        return False
+    if viewer.pk == owner.pk or viewer.role in (User.Role.STAFF, User.Role.ADMIN):
+        return True
+    return any(may_view(viewer, owner) for may_view in hooks.photo_viewers)

@@ -7,8 +7,8 @@ from pathlib import PurePath
 from django.urls import reverse
 from rest_framework import serializers
 
-from accounts.models import E164_VALIDATOR, DoctorProfile, User, validate_timezone
-from medappt.fields import ModelSerializer, utc_iso
+from accounts.models import E164_VALIDATOR, User, validate_timezone
+from core.fields import FastModelSerializer
 
 
 def photo_url(user: User) -> str | None:
@@ -27,7 +27,7 @@ class PhotoUrlSerializer(serializers.Serializer):
 # ---------------------------------------------------------------------------
 # Output
 # ---------------------------------------------------------------------------
-class UserSerializer(ModelSerializer):
+class UserSerializer(FastModelSerializer):
     photo_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -47,24 +47,6 @@ class UserSerializer(ModelSerializer):
         ]
         read_only_fields = fields
 
-    def to_representation(self, user: User) -> dict:
-        """Read directly, not through DRF's field objects, which ModelSerializer would build
-        from the model on every request (auth/me/ runs this on every app start); the output
-        is DRF's own (accounts/tests/test_serializers.py)."""
-        return {
-            "id": user.pk,
-            "email": user.email,
-            "first_name": user.first_name,
-            "last_name": user.last_name,
-            "phone": user.phone,
-            "role": user.role,
-            "is_active": user.is_active,
-            "suspended_at": utc_iso(user.suspended_at),
-            "suspension_reason": user.suspension_reason,
-            "date_joined": utc_iso(user.date_joined),
-            "photo_url": self.get_photo_url(user),
-        }
-
     def get_photo_url(self, user: User) -> str | None:
         return photo_url(user)
 
@@ -76,76 +58,8 @@ class SuspendedUserSerializer(UserSerializer):
         fields = [*UserSerializer.Meta.fields, "active_appointments"]
         read_only_fields = fields
 
-    def to_representation(self, user: User) -> dict:
-        return {
-            **super().to_representation(user),
-            "active_appointments": self.get_active_appointments(user),
-        }
-
     def get_active_appointments(self, user: User) -> int:
         return self.context.get("active_appointments", 0)
-
-
-class DoctorSerializer(ModelSerializer):
-    """The public doctor: no email, phone or licence number."""
-
-    id = serializers.IntegerField(source="user_id", read_only=True)
-    first_name = serializers.CharField(source="user.first_name", read_only=True)
-    last_name = serializers.CharField(source="user.last_name", read_only=True)
-    photo_url = serializers.SerializerMethodField()
-    rating_average = serializers.SerializerMethodField()
-    rating_count = serializers.IntegerField(read_only=True, default=0)
-
-    class Meta:
-        model = DoctorProfile
-        fields = [
-            "id",
-            "first_name",
-            "last_name",
-            "specialty",
-            "bio",
-            "location",
-            "timezone",
-            "photo_url",
-            "rating_average",
-            "rating_count",
-        ]
-        read_only_fields = fields
-
-    def to_representation(self, profile: DoctorProfile) -> dict:
-        """The declared fields read directly, not through DRF's field objects: the directory
-        is a list endpoint, and this is several times faster with the same output
-        (accounts/tests/test_serializers.py compares it with DRF's own rendering)."""
-        return {
-            "id": profile.user_id,
-            "first_name": profile.user.first_name,
-            "last_name": profile.user.last_name,
-            "specialty": profile.specialty,
-            "bio": profile.bio,
-            "location": profile.location,
-            "timezone": profile.timezone,
-            "photo_url": self.get_photo_url(profile),
-            "rating_average": self.get_rating_average(profile),
-            "rating_count": int(getattr(profile, "rating_count", 0)),
-        }
-
-    def get_photo_url(self, profile: DoctorProfile) -> str | None:
-        return photo_url(profile.user)
-
-    def get_rating_average(self, profile: DoctorProfile) -> float | None:
-        average = getattr(profile, "rating_average", None)
-        return None if average is None else round(float(average), 2)
-
-
-class DoctorMeSerializer(DoctorSerializer):
-    """The doctor's own profile: the public shape plus the licence number."""
-
-    class Meta(DoctorSerializer.Meta):
-        fields = [*DoctorSerializer.Meta.fields, "license_number"]
-        read_only_fields = fields
-
-    def to_representation(self, profile: DoctorProfile) -> dict:
-        return {**super().to_representation(profile), "license_number": profile.license_number}
 
 
 class TokenPairSerializer(serializers.Serializer):

@@ -6,12 +6,14 @@ Each service is keyword-only, runs in one transaction and records its audit even
 from __future__ import annotations
 
 import hashlib
+import uuid
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -24,10 +26,11 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
+from accounts import hooks, photos
 from accounts.models import DoctorProfile, User, normalize_email
 from audit.services import audit_record
-from medappt.emails import send_templated_email_on_commit
-from medappt.exceptions import (
+from core.emails import send_templated_email_on_commit
+from core.exceptions import (
     ALREADY_DOCTOR,
     ALREADY_SUSPENDED,
     CANNOT_TARGET_SELF,
@@ -36,7 +39,7 @@ from medappt.exceptions import (
     Conflict,
     Unauthenticated,
 )
-from scheduling.services import appointments_cancel_for_deactivated, lock_users, service_transaction
+from core.locking import lock_users, service_transaction
 
 BAD_CREDENTIALS = "No active account found with the given credentials."
 BAD_REFRESH = "Token is invalid or expired."
@@ -87,7 +90,7 @@ def _changed_fields(instance: Any, fields: dict[str, Any]) -> list[str]:
 # ---------------------------------------------------------------------------
 # Registration and login
 # ---------------------------------------------------------------------------
-@transaction.atomic
+@service_transaction
 def user_register(
     *, email: str, password: str, first_name: str, last_name: str, phone: str = ""
 ) -> User:
@@ -192,7 +195,7 @@ def _record_refresh_failure(*, reason: str, user_id: Any = None) -> None:
     )
 
 
-@transaction.atomic
+@service_transaction
 def auth_logout(*, user: User, refresh: str) -> None:
     """Blacklist the caller's own refresh token; an already-dead one of theirs is fine."""
     try:
@@ -223,7 +226,7 @@ def refresh_tokens_revoke(*, user: User) -> int:
 # ---------------------------------------------------------------------------
 # Passwords
 # ---------------------------------------------------------------------------
-@transaction.atomic
+@service_transaction
 def password_change(*, user: User, current_password: str, new_password: str) -> None:
     """Change one's own password; revokes refresh tokens and (by its hash) access tokens."""
     if not user.check_password(current_password):
@@ -235,7 +238,7 @@ def password_change(*, user: User, current_password: str, new_password: str) -> 
     audit_record(action="auth.password_changed", target=user, actor=user)
 
 
-@transaction.atomic
+@service_transaction
 def password_changed_in_admin(*, user: User) -> None:
     """After Django's own "change password" page in the admin (one's own password): the same
     revocation and audit as the API's password change."""
@@ -243,7 +246,7 @@ def password_changed_in_admin(*, user: User) -> None:
     audit_record(action="auth.password_changed", target=user, actor=user, data={"source": "admin"})
 
 
-@transaction.atomic
+@service_transaction
 def password_reset_request(*, email: str) -> None:
     """Mail a reset link to an active, unsuspended account; say nothing either way."""
     user = User.objects.filter(email=normalize_email(email)).first()
@@ -275,7 +278,7 @@ def _user_from_uid(uid: str) -> User | None:
     return User.objects.filter(pk=pk).first()
 
 
-@transaction.atomic
+@service_transaction
 def password_reset_confirm(*, uid: str, token: str, new_password: str) -> None:
     """Set a new password from a valid, unused, unexpired link; revokes refresh tokens."""
     user = _user_from_uid(uid)
@@ -295,7 +298,7 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str) -> None:
 # ---------------------------------------------------------------------------
 # User administration
 # ---------------------------------------------------------------------------
-@transaction.atomic
+@service_transaction
 def user_create_patient(
     *,
     actor: User,
@@ -330,7 +333,7 @@ def user_create_patient(
     return user
 
 
-@transaction.atomic
+@service_transaction
 def user_update(*, actor: User, user: User, **fields: Any) -> User:
     """Change names, phone and (by admins) email; records which fields changed."""
     if "email" in fields:
@@ -350,8 +353,8 @@ def user_update(*, actor: User, user: User, **fields: Any) -> User:
 
 
 def _lock_target(*, actor: User, user: User) -> User:
-    """The target's row for update and the actor's shared, by id: the scheduling lock order
-    (scheduling/services/locking.py). The field-history and audit rows reference the actor's
+    """The target's row for update and the actor's shared, by id: the global lock order
+    (core/locking.py). The field-history and audit rows reference the actor's
     row; locked after the target's, two admins acting on each other deadlocked."""
     return lock_users(exclusive=[user.pk], shared=[actor.pk])[user.pk]
 
@@ -369,7 +372,7 @@ def user_deactivate(*, actor: User, user: User) -> User:
         user.is_active = False
         user.save(update_fields=["is_active"])
     refresh_tokens_revoke(user=user)
-    cancelled = appointments_cancel_for_deactivated(actor=actor, user=user)
+    cancelled = sum(end(actor=actor, user=user) for end in hooks.on_deactivation)
     audit_record(action="user.deactivated", target=user, actor=actor, data={"cancelled": cancelled})
     return user
 
@@ -437,7 +440,7 @@ def user_promote_to_doctor(
     return user
 
 
-@transaction.atomic
+@service_transaction
 def doctor_profile_update(*, actor: User, profile: DoctorProfile, **fields: Any) -> DoctorProfile:
     """Change a doctor's public profile; records which fields changed."""
     changed = _changed_fields(profile, fields)
@@ -448,3 +451,35 @@ def doctor_profile_update(*, actor: User, profile: DoctorProfile, **fields: Any)
             action="doctor_profile.updated", target=profile, actor=actor, data={"fields": changed}
         )
     return profile
+
+
+# ---------------------------------------------------------------------------
+# Photos
+# ---------------------------------------------------------------------------
+@service_transaction
+def user_photo_set(*, actor: User, user: User, upload) -> User:
+    """Replace the user's photo with a re-encoded thumbnail of the upload."""
+    thumbnail = photos.thumbnail(photos.read_limited(upload))
+    user = User.objects.select_for_update().get(pk=user.pk)
+    old_name = user.photo.name if user.photo else ""
+    user.photo.save(f"{uuid.uuid4().hex}.jpg", ContentFile(thumbnail), save=False)
+    user.save(update_fields=["photo"])
+    audit_record(action="user.photo_changed", target=user, actor=actor, data={"photo": "set"})
+    if old_name:
+        storage = user.photo.storage
+        transaction.on_commit(lambda: storage.delete(old_name))
+    return user
+
+
+@service_transaction
+def user_photo_delete(*, actor: User, user: User) -> User:
+    """Remove the user's photo (a no-op when there is none)."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if not user.photo:
+        return user
+    old_name, storage = user.photo.name, user.photo.storage
+    user.photo = ""
+    user.save(update_fields=["photo"])
+    audit_record(action="user.photo_changed", target=user, actor=actor, data={"photo": "removed"})
+    transaction.on_commit(lambda: storage.delete(old_name))
+    return user

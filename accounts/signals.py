@@ -1,7 +1,7 @@
 """Invalidation of the cached public reads when users and doctor profiles change.
 
 No domain rules here (STYLE.md rule 7): these receivers only give cached answers new
-versions (medappt/response_cache.py). Signals catch every write path that saves or deletes
+versions (core/response_cache.py). Signals catch every write path that saves or deletes
 a model (services, the admin, factories); writes that bypass them bump explicitly.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.db.models.signals import post_delete, post_save
 
 from accounts.models import DoctorProfile, User
-from medappt.response_cache import DIRECTORY, availability_scope, bump
+from core.response_cache import DIRECTORY, availability_scope, bump
 
 # What the directory and availability show of a doctor's user row, or decide on.
 PUBLIC_USER_FIELDS = frozenset(

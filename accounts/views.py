@@ -1,11 +1,8 @@
-"""Auth, users and doctor directory endpoints: parse, call a service, serialize."""
+"""Auth, users and photos: parse, call a service, serialize."""
 
 from __future__ import annotations
 
-from functools import partial
-
 from django.core.exceptions import ValidationError
-from django.db.models import F
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -17,21 +14,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import photos, selectors, services
-from accounts.filters import DoctorFilter, UserFilter
+from accounts.filters import UserFilter
 from accounts.models import User
-from accounts.permissions import (
-    ActionPermissionsMixin,
-    AllowAny,
-    IsAdminRole,
-    IsAuthenticated,
-    IsDoctor,
-    IsStaffRole,
-)
-from accounts.photos import can_view_photo
 from accounts.serializers import (
-    DoctorMeSerializer,
-    DoctorMeUpdateInputSerializer,
-    DoctorSerializer,
     MeUpdateInputSerializer,
     PasswordChangeInputSerializer,
     PasswordResetConfirmInputSerializer,
@@ -49,7 +34,17 @@ from accounts.serializers import (
     UserUpdateInputSerializer,
     photo_url,
 )
-from accounts.throttles import (
+from audit.services import audit_record_patient_views
+from core.exceptions import Unauthenticated
+from core.filters import ID_REGEX
+from core.permissions import (
+    ActionPermissionsMixin,
+    AllowAny,
+    IsAdminRole,
+    IsAuthenticated,
+    IsStaffRole,
+)
+from core.throttles import (
     LoginFailureThrottle,
     LoginRateThrottle,
     PasswordChangeRateThrottle,
@@ -57,12 +52,7 @@ from accounts.throttles import (
     PasswordResetRateThrottle,
     RegisterRateThrottle,
 )
-from audit.services import audit_record_patient_views
-from medappt.exceptions import Unauthenticated
-from medappt.filters import ID_REGEX
-from medappt.ordering import MappedOrderingFilter
-from medappt.response_cache import ANY_AVAILABILITY, DIRECTORY, cached_response
-from scheduling.services import appointment_count_future_active
+from core.validation import valid_input
 
 PASSWORD_RESET_ACCEPTED = {
     "detail": "If an account exists for this address, a password reset link has been sent."
@@ -78,25 +68,19 @@ PHOTO_UPLOAD_SCHEMA = {
 }
 
 
-def _photo_response(request: Request, user: User) -> Response:
+def photo_response(request: Request, user: User) -> Response:
     """PUT stores a new photo (200 {photo_url}); DELETE removes it (204)."""
     if request.method == "DELETE":
-        photos.user_photo_delete(actor=request.user, user=user)
+        services.user_photo_delete(actor=request.user, user=user)
         return Response(status=status.HTTP_204_NO_CONTENT)
     upload = request.FILES.get("file")
     if upload is None:
         raise ValidationError({"file": ["Attach the image as the multipart field 'file'."]})
     try:
-        user = photos.user_photo_set(actor=request.user, user=user, upload=upload)
+        user = services.user_photo_set(actor=request.user, user=user, upload=upload)
     except photos.PhotoTooLarge as error:
         return Response({"detail": str(error)}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     return Response(PhotoUrlSerializer({"photo_url": photo_url(user)}).data)
-
-
-def _valid(serializer_class, request: Request, **kwargs) -> dict:
-    serializer = serializer_class(data=request.data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class AuthViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
@@ -140,7 +124,7 @@ class AuthViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
     @extend_schema(request=RegisterInputSerializer, responses={201: UserSerializer})
     @action(detail=False, methods=["post"])
     def register(self, request: Request) -> Response:
-        user = services.user_register(**_valid(RegisterInputSerializer, request))
+        user = services.user_register(**valid_input(RegisterInputSerializer, request))
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=TokenObtainInputSerializer, responses={200: TokenPairSerializer})
@@ -148,7 +132,7 @@ class AuthViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
     def token(self, request: Request) -> Response:
         failed = False
         try:
-            data = _valid(TokenObtainInputSerializer, request)
+            data = valid_input(TokenObtainInputSerializer, request)
             tokens = services.auth_login(email=data["email"], password=data["password"])
         except Unauthenticated:
             failed = True  # the attempt keeps its place in the email's failure count
@@ -161,13 +145,13 @@ class AuthViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
     @extend_schema(request=RefreshInputSerializer, responses={200: TokenPairSerializer})
     @action(detail=False, methods=["post"], url_path="token/refresh")
     def token_refresh(self, request: Request) -> Response:
-        data = _valid(RefreshInputSerializer, request)
+        data = valid_input(RefreshInputSerializer, request)
         return Response(services.token_refresh(refresh=data["refresh"]))
 
     @extend_schema(request=RefreshInputSerializer, responses={204: None})
     @action(detail=False, methods=["post"])
     def logout(self, request: Request) -> Response:
-        data = _valid(RefreshInputSerializer, request)
+        data = valid_input(RefreshInputSerializer, request)
         services.auth_logout(user=request.user, refresh=data["refresh"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -179,7 +163,7 @@ class AuthViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
     def me(self, request: Request) -> Response:
         user = request.user
         if request.method == "PATCH":
-            data = _valid(MeUpdateInputSerializer, request, partial=True)
+            data = valid_input(MeUpdateInputSerializer, request, partial=True)
             user = services.user_update(actor=request.user, user=user, **data)
         return Response(UserSerializer(user).data)
 
@@ -194,13 +178,13 @@ class AuthViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
         parser_classes=[MultiPartParser],
     )
     def me_photo(self, request: Request) -> Response:
-        return _photo_response(request, request.user)
+        return photo_response(request, request.user)
 
     @extend_schema(request=PasswordChangeInputSerializer, responses={204: None})
     @action(detail=False, methods=["post"], url_path="password/change")
     def password_change(self, request: Request) -> Response:
         services.password_change(
-            user=request.user, **_valid(PasswordChangeInputSerializer, request)
+            user=request.user, **valid_input(PasswordChangeInputSerializer, request)
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -210,13 +194,13 @@ class AuthViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
     )
     @action(detail=False, methods=["post"], url_path="password/reset")
     def password_reset(self, request: Request) -> Response:
-        services.password_reset_request(**_valid(PasswordResetInputSerializer, request))
+        services.password_reset_request(**valid_input(PasswordResetInputSerializer, request))
         return Response(PASSWORD_RESET_ACCEPTED, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=PasswordResetConfirmInputSerializer, responses={204: None})
     @action(detail=False, methods=["post"], url_path="password/reset/confirm")
     def password_reset_confirm(self, request: Request) -> Response:
-        services.password_reset_confirm(**_valid(PasswordResetConfirmInputSerializer, request))
+        services.password_reset_confirm(**valid_input(PasswordResetConfirmInputSerializer, request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -266,13 +250,13 @@ class UserViewSet(
         return Response(self.get_serializer(user).data)
 
     def create(self, request: Request) -> Response:
-        data = _valid(UserCreateInputSerializer, request)
+        data = valid_input(UserCreateInputSerializer, request)
         user = services.user_create_patient(actor=request.user, **data)
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, pk: str) -> Response:
         user = self.get_object()
-        data = _valid(UserUpdateInputSerializer, request, partial=True)
+        data = valid_input(UserUpdateInputSerializer, request, partial=True)
         user = services.user_update(actor=request.user, user=user, **data)
         return Response(UserSerializer(user).data)
 
@@ -284,9 +268,9 @@ class UserViewSet(
     @action(detail=True, methods=["post"])
     def suspend(self, request: Request, pk: str) -> Response:
         target = self.get_object()  # 404 before 400 (DESIGN.md §5 status precedence)
-        data = _valid(SuspendInputSerializer, request)
+        data = valid_input(SuspendInputSerializer, request)
         user = services.user_suspend(actor=request.user, user=target, **data)
-        kept = appointment_count_future_active(user=user)
+        kept = selectors.user_future_commitments(user=user)
         return Response(SuspendedUserSerializer(user, context={"active_appointments": kept}).data)
 
     @extend_schema(request=None, responses={200: UserSerializer})
@@ -299,7 +283,7 @@ class UserViewSet(
     @action(detail=True, methods=["post"], url_path="promote-to-doctor")
     def promote_to_doctor(self, request: Request, pk: str) -> Response:
         target = self.get_object()  # 404 before 400 (DESIGN.md §5 status precedence)
-        data = _valid(PromoteInputSerializer, request)
+        data = valid_input(PromoteInputSerializer, request)
         user = services.user_promote_to_doctor(actor=request.user, user=target, **data)
         return Response(UserSerializer(user).data)
 
@@ -315,7 +299,7 @@ class UserPhotoViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
     @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY})
     def list(self, request: Request, user_id: str) -> HttpResponse:
         owner = get_object_or_404(User.objects.filter(is_active=True), pk=user_id)
-        if not owner.photo or not can_view_photo(viewer=request.user, owner=owner):
+        if not owner.photo or not selectors.user_photo_visible_to(viewer=request.user, owner=owner):
             raise Http404
         try:
             with owner.photo.open("rb") as photo:  # a small thumbnail: read it whole
@@ -326,81 +310,3 @@ class UserPhotoViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
             "public, max-age=86400" if owner.role == User.Role.DOCTOR else "private, no-store"
         )
         return response
-
-
-class DoctorViewSet(ActionPermissionsMixin, viewsets.ReadOnlyModelViewSet):
-    """The public doctor directory, and a doctor's own profile at doctors/me/."""
-
-    permission_classes_by_action = {
-        "list": AllowAny,
-        "retrieve": AllowAny,
-        "me": IsDoctor,
-        "me_photo": IsDoctor,
-    }
-    serializer_class = DoctorSerializer
-    filterset_class = DoctorFilter
-    filter_backends = [*viewsets.ReadOnlyModelViewSet.filter_backends, MappedOrderingFilter]
-    ordering_map = {
-        "last_name": ("user__last_name", "user__first_name", "user_id"),
-        "-last_name": ("-user__last_name", "-user__first_name", "-user_id"),
-        "-rating_average": (
-            F("rating_average").desc(nulls_last=True),
-            "user__last_name",
-            "user__first_name",
-            "user_id",
-        ),
-    }
-    lookup_value_regex = ID_REGEX
-
-    def get_queryset(self):
-        return selectors.doctor_list_public()
-
-    def _cache_scopes(self) -> tuple[str, ...]:
-        """The directory; filtered by free blocks, every doctor's availability as well."""
-        if self.request.query_params.keys() & {"available_from", "available_to"}:
-            return (DIRECTORY, ANY_AVAILABILITY)
-        return (DIRECTORY,)
-
-    def list(self, request: Request, *args, **kwargs) -> Response:
-        build = partial(super().list, request, *args, **kwargs)
-        return cached_response(request, scopes=self._cache_scopes(), build=build)
-
-    def retrieve(self, request: Request, *args, **kwargs) -> Response:
-        build = partial(super().retrieve, request, *args, **kwargs)
-        return cached_response(request, scopes=self._cache_scopes(), build=build)
-
-    @extend_schema(methods=["GET"], request=None, responses={200: DoctorMeSerializer})
-    @extend_schema(
-        methods=["PATCH"],
-        request=DoctorMeUpdateInputSerializer,
-        responses={200: DoctorMeSerializer},
-    )
-    @action(
-        detail=False,
-        methods=["get", "patch"],
-        filter_backends=[],
-        pagination_class=None,
-    )
-    def me(self, request: Request) -> Response:
-        profile = get_object_or_404(selectors.doctor_profile_of(user=request.user))
-        if request.method == "PATCH":
-            data = _valid(DoctorMeUpdateInputSerializer, request, partial=True)
-            services.doctor_profile_update(actor=request.user, profile=profile, **data)
-            profile = selectors.doctor_profile_of(user=request.user).get()
-        return Response(DoctorMeSerializer(profile).data)
-
-    @extend_schema(
-        methods=["PUT"], request=PHOTO_UPLOAD_SCHEMA, responses={200: PhotoUrlSerializer}
-    )
-    @extend_schema(methods=["DELETE"], request=None, responses={204: None})
-    @action(
-        detail=False,
-        methods=["put", "delete"],
-        url_path="me/photo",
-        parser_classes=[MultiPartParser],
-        filter_backends=[],
-        pagination_class=None,
-    )
-    def me_photo(self, request: Request) -> Response:
-        """The same stored photo as auth/me/photo/ (one photo per user)."""
-        return _photo_response(request, request.user)

@@ -7,7 +7,7 @@ from auditlog.models import LogEntry
 from django.db.models import QuerySet
 
 from audit.models import AuditEvent
-from medappt.filters import AwareDateTimeFilter, IdFilter
+from core.filters import AwareDateTimeFilter, IdFilter
 
 
 class AuditEventFilter(django_filters.FilterSet):

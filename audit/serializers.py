@@ -6,7 +6,7 @@ from auditlog.models import LogEntry
 from rest_framework import serializers
 
 from audit.models import AuditEvent
-from medappt.fields import ModelSerializer, UTCDateTimeField
+from core.fields import ModelSerializer, UTCDateTimeField
 
 EVENT_FIELDS = [
     "id",

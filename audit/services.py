@@ -8,7 +8,7 @@ from typing import Any
 from django.db import models
 
 from audit.models import AuditEvent
-from medappt.context import current_context
+from core.context import current_context
 
 # The actor is taken from the request context unless the caller names one (or None).
 FROM_CONTEXT: Any = object()

@@ -17,7 +17,6 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 
 from accounts.models import User
-from accounts.permissions import ActionPermissionsMixin, IsAdminRole, IsPatient
 from audit import selectors
 from audit.filters import AuditEventFilter, FieldChangeFilter
 from audit.models import AuditEvent
@@ -28,7 +27,8 @@ from audit.serializers import (
     FieldChangeSerializer,
 )
 from audit.services import audit_record
-from medappt.docs import JSONErrorsMixin
+from core.docs import JSONErrorsMixin
+from core.permissions import ActionPermissionsMixin, IsAdminRole, IsPatient
 
 WINDOW_PARAMETERS = [
     OpenApiParameter("from", OpenApiTypes.DATETIME, description="at ≥ this (with offset)."),

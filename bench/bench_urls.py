@@ -24,7 +24,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
-from medappt.fields import utc_iso
+from core.fields import utc_iso
 from medappt.urls import urlpatterns as product_urlpatterns
 
 

@@ -2,11 +2,13 @@
 
 from rest_framework.routers import SimpleRouter
 
-from accounts.views import AuthViewSet, DoctorViewSet, UserPhotoViewSet, UserViewSet
+from accounts.views import AuthViewSet, UserPhotoViewSet, UserViewSet
 from audit.views import AccessLogViewSet, AuditEventViewSet, FieldChangeViewSet
-from medappt.filters import ID_REGEX
-from scheduling.review_views import AppointmentReviewViewSet, DoctorReviewViewSet, ReviewViewSet
-from scheduling.views import AppointmentViewSet, AvailabilityViewSet, TimeBlockViewSet
+from core.filters import ID_REGEX
+from scheduling.views.appointments import AppointmentViewSet
+from scheduling.views.directory import AvailabilityViewSet, DoctorReviewViewSet, DoctorViewSet
+from scheduling.views.reviews import AppointmentReviewViewSet, ReviewViewSet
+from scheduling.views.time_blocks import TimeBlockViewSet
 
 router = SimpleRouter(trailing_slash=True)
 

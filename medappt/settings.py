@@ -52,23 +52,24 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "auditlog",
+    "core",
+    "audit",
     "accounts",
     "scheduling",
-    "audit",
 ]
 
 MIDDLEWARE = [
     # Outermost, so every response (probes and early refusals too) has a request id and a log line.
-    "medappt.middleware.RequestContextMiddleware",
+    "core.middleware.RequestContextMiddleware",
     # Health probes answer before host checks and the SSL redirect (load balancers).
-    "medappt.middleware.HealthCheckMiddleware",
+    "core.middleware.HealthCheckMiddleware",
     # Outside every middleware that answers on its own (the 413), so those answers carry
     # nosniff, Referrer-Policy and X-Frame-Options too.
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Before any middleware that answers on its own, so browsers can read those answers (413).
     "corsheaders.middleware.CorsMiddleware",
-    "medappt.middleware.BodySizeLimitMiddleware",
+    "core.middleware.BodySizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -76,7 +77,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # django-auditlog's, with the client address from client_ip() (not the forgeable XFF).
-    "medappt.middleware.AuditlogMiddleware",
+    "core.middleware.AuditlogMiddleware",
 ]
 
 ROOT_URLCONF = "medappt.urls"
@@ -121,10 +122,10 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "medappt.cache.RedisCache",
+            "BACKEND": "core.cache.RedisCache",
             "LOCATION": REDIS_URL,
             # A slow or unreachable Redis costs a request at most these seconds per cache
-            # call; the throttles then fail open (accounts/throttles.py), /readyz says 503.
+            # call; the throttles then fail open (core/throttles.py), /readyz says 503.
             "OPTIONS": {
                 "socket_connect_timeout": env.float("REDIS_CONNECT_TIMEOUT", default=1.0),
                 "socket_timeout": env.float("REDIS_TIMEOUT", default=1.0),
@@ -134,7 +135,7 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# Seconds the public directory and availability answers are cached (medappt/response_cache.py);
+# Seconds the public directory and availability answers are cached (core/response_cache.py);
 # 0 turns the cache off. Every write invalidates them at once on commit, so this bounds only
 # what time alone changes (a block passing the booking lead time). Off by default without
 # Redis: each worker's local-memory cache would miss the other workers' invalidations.
@@ -193,11 +194,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PAGINATION_CLASS": "medappt.pagination.PageNumberPagination",
-    "DEFAULT_FILTER_BACKENDS": ["medappt.filters.FilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "medappt.schema.AutoSchema",
-    "DEFAULT_METADATA_CLASS": "medappt.metadata.APIMetadata",
-    "EXCEPTION_HANDLER": "medappt.exceptions.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.PageNumberPagination",
+    "DEFAULT_FILTER_BACKENDS": ["core.filters.FilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
+    "DEFAULT_METADATA_CLASS": "core.metadata.APIMetadata",
+    "EXCEPTION_HANDLER": "core.exceptions.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "login": THROTTLE_LOGIN,
         "login_failures": THROTTLE_LOGIN,

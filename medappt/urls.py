@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from medappt.docs import RedocView, SchemaView, SwaggerView
-from medappt.exceptions import api_not_found
+from core.docs import RedocView, SchemaView, SwaggerView
+from core.exceptions import api_not_found
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -14,10 +14,10 @@ urlpatterns = [
 ]
 
 # Errors Django answers itself (outside DRF's exception handler) are JSON under /api/ too.
-handler400 = "medappt.exceptions.bad_request"
-handler403 = "medappt.exceptions.permission_denied"
-handler404 = "medappt.exceptions.page_not_found"
-handler500 = "medappt.exceptions.server_error"
+handler400 = "core.exceptions.bad_request"
+handler403 = "core.exceptions.permission_denied"
+handler404 = "core.exceptions.page_not_found"
+handler500 = "core.exceptions.server_error"
 
 # No /media/ route, not even with DEBUG: uploaded photos are served only by users/{id}/photo/,
 # which decides who may see them.

@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from accounts.models import User, validate_timezone
 from audit.services import audit_record_patient_views
-from medappt.admin_site import ServiceBackedAdmin, is_autocomplete_for, rule_message
-from medappt.exceptions import Conflict
+from core.admin import ServiceBackedAdmin, is_autocomplete_for, rule_message
+from core.exceptions import Conflict
 from scheduling import services
 from scheduling.models import ACTIVE_STATUSES, Appointment, Review, TimeBlock
 

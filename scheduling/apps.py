@@ -6,6 +6,16 @@ class SchedulingConfig(AppConfig):
     verbose_name = "Scheduling"
 
     def ready(self) -> None:
-        from scheduling import signals
+        from accounts import hooks
+        from audit.history import record_field_history
+        from scheduling import selectors, services, signals
 
-        signals.connect()  # invalidates the cached public reads (medappt/response_cache.py)
+        signals.connect()  # invalidates the cached public reads (core/response_cache.py)
+        # What accounts asks of the appointments a user holds (accounts/hooks.py).
+        hooks.register(hooks.on_deactivation, services.appointments_cancel_for_deactivated)
+        hooks.register(hooks.future_commitments, selectors.appointment_count_future_active)
+        hooks.register(hooks.photo_viewers, selectors.doctor_has_seen_patient)
+        record_field_history(self.get_model("TimeBlock"))
+        record_field_history(
+            self.get_model("Appointment"), mask=("reason", "notes", "cancellation_reason")
+        )

@@ -1,16 +1,67 @@
-"""Query filters for time blocks and appointments (`from`/`to` are half-open on start)."""
+"""Query filters for the doctor directory, time blocks and appointments (`from`/`to` are
+half-open on start)."""
 
 from __future__ import annotations
 
-import django_filters
+import datetime
 
-from medappt.filters import (
+import django_filters
+from django import forms
+from django.db.models import QuerySet
+
+from accounts.models import DoctorProfile
+from core.filters import (
     AwareDateTimeFilter,
     CommaSeparatedChoiceFilter,
     IdFilter,
     StrictBooleanFilter,
+    TermsFilter,
 )
 from scheduling.models import Appointment, TimeBlock
+from scheduling.selectors import doctors_with_free_blocks
+
+MAX_AVAILABILITY_SPAN = datetime.timedelta(days=62)
+
+
+class DoctorFilterForm(forms.Form):
+    """available_from/available_to: not reversed, spanning at most 62 days."""
+
+    def clean(self) -> dict:
+        data = super().clean()
+        start, end = data.get("available_from"), data.get("available_to")
+        if start and end:
+            if start > end:
+                self.add_error("available_from", "Must not be after available_to.")
+            elif end - start > MAX_AVAILABILITY_SPAN:
+                self.add_error("available_to", "The range spans at most 62 days.")
+        return data
+
+
+class DoctorFilter(django_filters.FilterSet):
+    search = TermsFilter(fields=("user__first_name", "user__last_name", "specialty"))
+    specialty = django_filters.CharFilter(field_name="specialty", lookup_expr="iexact")
+    location = django_filters.CharFilter(field_name="location", lookup_expr="icontains")
+    available_from = AwareDateTimeFilter(method="filter_available")
+    available_to = AwareDateTimeFilter(method="filter_available")
+
+    class Meta:
+        model = DoctorProfile
+        fields = ["search", "specialty", "location", "available_from", "available_to"]
+        form = DoctorFilterForm
+
+    def filter_available(self, queryset: QuerySet, name: str, value) -> QuerySet:
+        # Both bounds are applied together, once, in filter_queryset.
+        return queryset
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        queryset = super().filter_queryset(queryset)
+        start = self.form.cleaned_data.get("available_from")
+        end = self.form.cleaned_data.get("available_to")
+        if start is None and end is None:
+            return queryset
+        start = start or (end - MAX_AVAILABILITY_SPAN)
+        end = end or (start + MAX_AVAILABILITY_SPAN)
+        return queryset.filter(doctors_with_free_blocks(start=start, end=end))
 
 
 def _start_range() -> dict[str, AwareDateTimeFilter]:

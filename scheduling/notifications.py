@@ -10,7 +10,7 @@ import zoneinfo
 from django.conf import settings
 
 from accounts.models import User
-from medappt.emails import send_templated_email, send_templated_email_on_commit
+from core.emails import send_templated_email, send_templated_email_on_commit
 from scheduling.models import Appointment
 
 

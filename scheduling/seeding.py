@@ -24,8 +24,8 @@ from django.utils import timezone
 
 from accounts.groups import FRONT_DESK_GROUP
 from accounts.models import DoctorProfile, User
-from medappt.exceptions import Conflict
-from medappt.response_cache import ANY_AVAILABILITY, DIRECTORY, availability_scope, bump
+from core.exceptions import Conflict
+from core.response_cache import ANY_AVAILABILITY, DIRECTORY, availability_scope, bump
 from scheduling import services
 from scheduling.models import Appointment, Review, TimeBlock
 

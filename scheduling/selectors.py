@@ -1,8 +1,11 @@
-"""Reads of scheduling that carry rules: who sees which blocks and appointments."""
+"""Reads of scheduling that carry rules: who sees which blocks, appointments and reviews, and
+the public doctor directory."""
 
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db.models import (
@@ -17,9 +20,10 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import DoctorProfile, User
 from scheduling.models import ACTIVE_STATUSES, Appointment, Review, ReviewVote, TimeBlock
 
 STAFF_ROLES = (User.Role.STAFF, User.Role.ADMIN)
@@ -157,3 +161,171 @@ def review_vote_summary(*, review: Review, voter: User) -> dict:
 def review_list_visible_to(*, user: User) -> QuerySet[Review]:
     """Reviews a caller can see: every unhidden one, and their own even when hidden."""
     return Review.objects.filter(Q(hidden_at__isnull=True) | Q(author=user))
+
+
+def appointment_list_future_active(*, user: User) -> QuerySet[Appointment]:
+    """Future active appointments the user takes part in (as patient or doctor)."""
+    return Appointment.objects.filter(
+        Q(patient=user) | Q(doctor=user), status__in=ACTIVE_STATUSES, start__gt=timezone.now()
+    )
+
+
+def appointment_count_future_active(user: User) -> int:
+    """How many future active appointments the user takes part in."""
+    return appointment_list_future_active(user=user).count()
+
+
+def doctor_has_seen_patient(doctor: User, patient: User) -> bool:
+    """Whether the doctor has (or had) an appointment with the patient: they may see the
+    patient's photo."""
+    return (
+        doctor.role == User.Role.DOCTOR
+        and Appointment.objects.filter(doctor=doctor, patient=patient).exists()
+    )
+
+
+# ---------------------------------------------------------------------------
+# Periodic jobs
+# ---------------------------------------------------------------------------
+def appointment_reminders_due(*, now: datetime.datetime | None = None) -> list[int]:
+    """Confirmed appointments starting within REMINDER_HOURS that have had no reminder."""
+    now = now or timezone.now()
+    horizon = now + datetime.timedelta(hours=settings.REMINDER_HOURS)
+    return list(
+        Appointment.objects.filter(
+            status=Appointment.Status.CONFIRMED,
+            reminder_sent_at__isnull=True,
+            start__gt=now,
+            start__lte=horizon,
+        )
+        .order_by("start", "id")
+        .values_list("pk", flat=True)
+    )
+
+
+def appointment_list_to_close(*, now: datetime.datetime | None = None) -> QuerySet[Appointment]:
+    """Active appointments that started more than CLOSE_PAST_AFTER_HOURS ago."""
+    now = now or timezone.now()
+    cutoff = now - datetime.timedelta(hours=settings.CLOSE_PAST_AFTER_HOURS)
+    return Appointment.objects.filter(
+        status__in=(Appointment.Status.PENDING, Appointment.Status.CONFIRMED), start__lt=cutoff
+    ).order_by("start", "id")
+
+
+# ---------------------------------------------------------------------------
+# The public doctor directory
+# ---------------------------------------------------------------------------
+def doctor_list_public(*, ratings: bool = True) -> QuerySet[DoctorProfile]:
+    """Doctors the public may see: active, unsuspended users with the doctor role, with their
+    rating derived from visible reviews in the same query (`ratings=False` leaves it out, for
+    a mere check that a doctor is public)."""
+    doctors = (
+        DoctorProfile.objects.select_related("user")
+        .filter(
+            user__role=User.Role.DOCTOR,
+            user__is_active=True,
+            user__suspended_at__isnull=True,
+        )
+        .order_by("user__last_name", "user__first_name", "user_id")
+    )
+    return with_ratings(doctors) if ratings else doctors
+
+
+def doctor_profile_of(*, user: User) -> QuerySet[DoctorProfile]:
+    """The doctor's own profile (whatever their status), with its rating."""
+    return with_ratings(DoctorProfile.objects.select_related("user").filter(user=user))
+
+
+# ---------------------------------------------------------------------------
+# The front desk's home in the admin: today per doctor, this week by status, pending soon.
+# All days are the clinic's (TIME_ZONE), so "today" matches the wall clock at the desk.
+# ---------------------------------------------------------------------------
+PENDING_SOON_HOURS = 48
+
+
+@dataclass
+class DoctorDay:
+    doctor_id: int
+    doctor_name: str
+    link: str
+    appointments: list[Appointment] = field(default_factory=list)
+
+
+def _changelist(**params) -> str:
+    return f"{reverse('admin:scheduling_appointment_changelist')}?{urlencode(params)}"
+
+
+def _day_bounds(day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
+    zone = timezone.get_current_timezone()
+    start = datetime.datetime.combine(day, datetime.time.min, tzinfo=zone)
+    end = datetime.datetime.combine(
+        day + datetime.timedelta(days=1), datetime.time.min, tzinfo=zone
+    )
+    return start, end
+
+
+def front_desk_summary(*, now: datetime.datetime | None = None) -> dict:
+    """What the desk needs at a glance, each part linking to the filtered changelist."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    day_start, day_end = _day_bounds(today)
+    todays = (
+        Appointment.objects.filter(start__gte=day_start, start__lt=day_end)
+        .exclude(status=Appointment.Status.CANCELLED)
+        .select_related("doctor", "patient")
+        .order_by("doctor__last_name", "doctor_id", "start")
+    )
+    per_doctor: dict[int, DoctorDay] = {}
+    date_params = {"start__year": today.year, "start__month": today.month, "start__day": today.day}
+    for appointment in todays:
+        day = per_doctor.get(appointment.doctor_id)
+        if day is None:
+            day = per_doctor[appointment.doctor_id] = DoctorDay(
+                doctor_id=appointment.doctor_id,
+                doctor_name=appointment.doctor.get_full_name(),
+                link=_changelist(doctor__id__exact=appointment.doctor_id, **date_params),
+            )
+        day.appointments.append(appointment)
+
+    week_start_day = today - datetime.timedelta(days=today.weekday())
+    week_start, _ = _day_bounds(week_start_day)
+    _, week_end = _day_bounds(week_start_day + datetime.timedelta(days=6))
+    counts = dict(
+        Appointment.objects.filter(start__gte=week_start, start__lt=week_end)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    # Aware bounds: a bare date would be read as a naive datetime (a RuntimeWarning per query).
+    week_range = {"start__gte": week_start.isoformat(), "start__lt": week_end.isoformat()}
+    week = [
+        {
+            "status": label,
+            "count": counts.get(value, 0),
+            "link": _changelist(status__exact=value, **week_range),
+        }
+        for value, label in Appointment.Status.choices
+    ]
+
+    soon_end = now + datetime.timedelta(hours=PENDING_SOON_HOURS)
+    pending_soon = list(
+        Appointment.objects.filter(
+            status=Appointment.Status.PENDING, start__gte=now, start__lt=soon_end
+        )
+        .select_related("doctor", "patient")
+        .order_by("start", "id")
+    )
+    return {
+        "today": today,
+        "today_link": _changelist(**date_params),
+        "doctors_today": list(per_doctor.values()),
+        "week_start": week_start_day,
+        "week": week,
+        "pending_soon": pending_soon,
+        "pending_soon_hours": PENDING_SOON_HOURS,
+        "pending_soon_link": _changelist(
+            status__exact=Appointment.Status.PENDING,
+            start__gte=now.isoformat(),
+            start__lt=soon_end.isoformat(),
+        ),
+    }

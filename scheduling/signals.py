@@ -1,7 +1,7 @@
 """Invalidation of the cached public reads when blocks, appointments and reviews change.
 
 No domain rules here (STYLE.md rule 7): these receivers only give cached answers new
-versions (medappt/response_cache.py). Signals catch every write path that saves or deletes
+versions (core/response_cache.py). Signals catch every write path that saves or deletes
 a model (services, the admin, factories); writes that bypass them (bulk_create, queryset
 update, COPY) bump explicitly.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.db.models.signals import post_delete, post_save
 
-from medappt.response_cache import ANY_AVAILABILITY, DIRECTORY, availability_scope, bump
+from core.response_cache import ANY_AVAILABILITY, DIRECTORY, availability_scope, bump
 from scheduling.models import Appointment, Review, TimeBlock
 
 # Whether an appointment holds its block, and which block: what availability depends on.

@@ -1,13 +1,12 @@
-"""Every state change of scheduling: time blocks and the appointment lifecycle (DESIGN.md §4).
+"""Every state change of scheduling: time blocks, the appointment lifecycle and reviews.
 
 Each service is keyword-only, runs in one transaction, records its audit event in it and
 is race-safe: the rows it decides on are locked (`select_for_update`), and the database
 constraints behind each rule turn a lost race into an IntegrityError inside a savepoint,
 which becomes the same 409 the check would have given.
 
-scheduling.services.locking holds the transactions and the global lock order every
-service follows; blocks, appointments and reviews hold the services, checks the rules
-they share.
+core.locking holds the transaction decorator and the global lock order every service
+follows; blocks, appointments and reviews hold the services, checks the rules they share.
 """
 
 from scheduling.services.appointments import (
@@ -15,7 +14,6 @@ from scheduling.services.appointments import (
     appointment_cancel,
     appointment_complete,
     appointment_confirm,
-    appointment_count_future_active,
     appointment_no_show,
     appointment_reschedule,
     appointment_update,
@@ -31,7 +29,6 @@ from scheduling.services.blocks import (
     time_block_update,
 )
 from scheduling.services.checks import MAX_BULK_DAYS, MAX_BULK_SLOTS
-from scheduling.services.locking import lock_users, service_transaction
 from scheduling.services.reviews import (
     review_create,
     review_delete,
@@ -49,21 +46,18 @@ __all__ = [
     "appointment_cancel",
     "appointment_complete",
     "appointment_confirm",
-    "appointment_count_future_active",
     "appointment_no_show",
     "appointment_reschedule",
     "appointment_update",
     "appointment_writable_fields",
     "appointments_cancel_for_deactivated",
     "check_bookable_patient",
-    "lock_users",
     "review_create",
     "review_delete",
     "review_hide",
     "review_unhide",
     "review_update",
     "review_vote",
-    "service_transaction",
     "time_block_bulk_create",
     "time_block_create",
     "time_block_delete",

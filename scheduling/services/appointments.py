@@ -8,12 +8,11 @@ import datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
 from audit.services import audit_record
-from medappt.exceptions import (
+from core.exceptions import (
     BLOCK_IN_PAST,
     BLOCK_TOO_SOON,
     BLOCK_WITHDRAWN,
@@ -26,12 +25,12 @@ from medappt.exceptions import (
     TOO_MANY_ACTIVE,
     Conflict,
 )
-from scheduling import notifications
+from core.locking import actor_id, lock_users, service_transaction
+from scheduling import notifications, selectors
 from scheduling.models import ACTIVE_STATUSES, Appointment, TimeBlock
 from scheduling.services.checks import (
     conflict_from_integrity_error,
 )
-from scheduling.services.locking import actor_id, lock_users, service_transaction
 
 Status = Appointment.Status
 
@@ -348,17 +347,6 @@ def appointment_update(
 # ---------------------------------------------------------------------------
 # Effects of account changes
 # ---------------------------------------------------------------------------
-def _future_active(user: User):
-    return Appointment.objects.filter(
-        Q(patient=user) | Q(doctor=user), status__in=ACTIVE_STATUSES, start__gt=timezone.now()
-    )
-
-
-def appointment_count_future_active(*, user: User) -> int:
-    """Future pending or confirmed appointments the user takes part in."""
-    return _future_active(user).count()
-
-
 @service_transaction
 def appointments_cancel_for_deactivated(*, actor: User, user: User) -> int:
     """Cancel a deactivated user's future active appointments, with the usual emails.
@@ -366,7 +354,7 @@ def appointments_cancel_for_deactivated(*, actor: User, user: User) -> int:
     The caller has locked the user's row (and the actor's) first: step 1 of the lock order.
     """
     cancelled = 0
-    for appointment in _future_active(user).order_by("start", "id"):
+    for appointment in selectors.appointment_list_future_active(user=user).order_by("start", "id"):
         appointment_cancel(actor=actor, appointment=appointment, reason="Account deactivated")
         cancelled += 1
     return cancelled

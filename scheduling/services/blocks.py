@@ -13,14 +13,15 @@ from django.utils import timezone
 
 from accounts.models import User, validate_timezone
 from audit.services import audit_record, field_history_bulk_created
-from medappt.exceptions import (
+from core.exceptions import (
     BLOCK_HAS_APPOINTMENT,
     BLOCK_IN_PAST,
     BLOCK_OVERLAP,
     BLOCK_WITHDRAWN,
     Conflict,
 )
-from medappt.response_cache import ANY_AVAILABILITY, availability_scope, bump
+from core.locking import actor_id, lock_users, service_transaction
+from core.response_cache import ANY_AVAILABILITY, availability_scope, bump
 from scheduling.models import ACTIVE_STATUSES, TimeBlock
 from scheduling.services.checks import (
     MAX_BULK_DAYS,
@@ -31,7 +32,6 @@ from scheduling.services.checks import (
     conflict_from_integrity_error,
     overlapping_blocks,
 )
-from scheduling.services.locking import actor_id, lock_users, service_transaction
 
 
 @service_transaction

@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
-from medappt.exceptions import (
+from core.exceptions import (
     BLOCK_OVERLAP,
     PATIENT_OVERLAP,
     SLOT_TAKEN,

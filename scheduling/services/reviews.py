@@ -1,8 +1,9 @@
-"""Reviews of completed visits and helpful votes (DESIGN.md §5 Reviews and photos).
+"""Reviews of completed visits and helpful votes.
 
 Ratings are never stored on the doctor: the directory derives average and count from the
 visible reviews in the same query that lists doctors (selectors.with_ratings), so they
-cannot drift.
+cannot drift. Like every service, these follow the global lock order (core/locking.py):
+the users they reference (key share), then the appointment, then the review.
 """
 
 from __future__ import annotations
@@ -14,23 +15,25 @@ from django.utils import timezone
 
 from accounts.models import User
 from audit.services import audit_record
-from medappt.exceptions import (
+from core.exceptions import (
     ALREADY_REVIEWED,
     NOT_COMPLETED,
     OWN_REVIEW,
     REVIEW_LOCKED,
     Conflict,
 )
+from core.locking import lock_users, service_transaction
 from scheduling.models import Appointment, Review, ReviewVote
 
 EDIT_WINDOW = datetime.timedelta(days=7)
 
 
-@transaction.atomic
+@service_transaction
 def review_create(
     *, actor: User, appointment: Appointment, rating: int, comment: str = ""
 ) -> Review:
     """The patient reviews their own completed visit, once."""
+    lock_users(shared=[actor.pk, appointment.patient_id, appointment.doctor_id])
     appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
     if appointment.status != Appointment.Status.COMPLETED:
         raise Conflict(NOT_COMPLETED, "Only completed appointments can be reviewed.")
@@ -56,20 +59,26 @@ def review_create(
     return review
 
 
+def _lock_review(*, actor: User, review: Review) -> Review:
+    """The users the review references, then the review's row (DoesNotExist once deleted)."""
+    lock_users(shared=[actor.pk, review.author_id, review.doctor_id])
+    return Review.objects.select_for_update().get(pk=review.pk)
+
+
 def _check_editable(review: Review) -> None:
     """Authors may change a review for EDIT_WINDOW after writing it."""
     if timezone.now() - review.created_at > EDIT_WINDOW:
         raise Conflict(REVIEW_LOCKED, "Reviews can be changed for 7 days after writing them.")
 
 
-@transaction.atomic
+@service_transaction
 def review_update(
     *, actor: User, review: Review, rating: int | None = None, comment: str | None = None
 ) -> Review:
     """The author changes rating or comment within 7 days of writing the review.
 
-    Review.DoesNotExist when a concurrent request deleted it (the view answers 404)."""
-    review = Review.objects.select_for_update().get(pk=review.pk)
+    Review.DoesNotExist when a concurrent request deleted it (the API answers 404)."""
+    review = _lock_review(actor=actor, review=review)
     _check_editable(review)
     changed = []
     for name, value in (("rating", rating), ("comment", comment)):
@@ -82,12 +91,12 @@ def review_update(
     return review
 
 
-@transaction.atomic
+@service_transaction
 def review_delete(*, actor: User, review: Review) -> None:
     """The author removes their review within 7 days of writing it (votes go with it).
 
-    Review.DoesNotExist when a concurrent request deleted it first (the view answers 404)."""
-    review = Review.objects.select_for_update().get(pk=review.pk)
+    Review.DoesNotExist when a concurrent request deleted it first (the API answers 404)."""
+    review = _lock_review(actor=actor, review=review)
     _check_editable(review)
     audit_record(
         action="review.deleted",
@@ -98,10 +107,10 @@ def review_delete(*, actor: User, review: Review) -> None:
     review.delete()
 
 
-@transaction.atomic
+@service_transaction
 def review_hide(*, actor: User, review: Review) -> Review:
     """Staff moderation: a hidden review leaves the public list and the average."""
-    review = Review.objects.select_for_update().get(pk=review.pk)
+    review = _lock_review(actor=actor, review=review)
     if review.hidden_at is None:
         review.hidden_at = timezone.now()
         review.save(update_fields=["hidden_at", "updated_at"])
@@ -109,10 +118,10 @@ def review_hide(*, actor: User, review: Review) -> Review:
     return review
 
 
-@transaction.atomic
+@service_transaction
 def review_unhide(*, actor: User, review: Review) -> Review:
     """Undo a moderation decision."""
-    review = Review.objects.select_for_update().get(pk=review.pk)
+    review = _lock_review(actor=actor, review=review)
     if review.hidden_at is not None:
         review.hidden_at = None
         review.save(update_fields=["hidden_at", "updated_at"])
@@ -120,7 +129,7 @@ def review_unhide(*, actor: User, review: Review) -> Review:
     return review
 
 
-@transaction.atomic
+@service_transaction
 def review_vote(*, actor: User, review: Review, value: int) -> int | None:
     """Vote +1 or -1; the same value again removes the vote. Returns the caller's vote now.
 
@@ -128,7 +137,7 @@ def review_vote(*, actor: User, review: Review, value: int) -> int | None:
     its deletion (Review.DoesNotExist once it is gone), instead of inserting a vote whose
     foreign key fails at commit.
     """
-    review = Review.objects.select_for_update().get(pk=review.pk)
+    review = _lock_review(actor=actor, review=review)
     if review.author_id == actor.pk:
         raise Conflict(OWN_REVIEW, "You cannot vote on your own review.")
     existing = ReviewVote.objects.select_for_update().filter(review=review, voter=actor).first()

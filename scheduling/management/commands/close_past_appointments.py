@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from scheduling.maintenance import appointments_close_past
+from scheduling.services.maintenance import appointments_close_past
 
 
 class Command(BaseCommand):

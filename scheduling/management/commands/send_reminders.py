@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from scheduling.maintenance import appointment_reminders_send
+from scheduling.services.maintenance import appointment_reminders_send
 
 
 class Command(BaseCommand):

@@ -1,0 +1,28 @@
+"""What accounts asks of the apps above it: they register answers in their ready().
+
+accounts sits below scheduling (docs/architecture.md), so it never imports it. When a
+user's rules depend on what a higher app holds (their appointments), the higher app
+registers a function here; accounts calls whatever is registered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+# Called inside user_deactivate's transaction, after the user rows are locked (step 1 of
+# the lock order): each ends what the deactivated user held and returns how many it ended.
+on_deactivation: list[Callable[..., int]] = []
+# How many future commitments (active appointments) a user still has.
+future_commitments: list[Callable[[User], int]] = []
+# Whether `viewer` may see `owner`'s photo beyond the owner and staff (their doctor).
+photo_viewers: list[Callable[[User, User], bool]] = []
+
+
+def register(hook: list, function: Callable) -> None:
+    """Add `function` to a hook once (ready() may run twice in tests)."""
+    if function not in hook:
+        hook.append(function)

@@ -1,0 +1,179 @@
+"""Domain errors and the one exception handler that maps them onto the API contract.
+
+Services raise `Conflict(code, detail)` or Django's `ValidationError`; they never import
+DRF. The handler turns them into 409 `{"detail", "code"}` and 400 field errors, and makes
+every other error a JSON body (DESIGN.md §5 Errors).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+# 409 codes (DESIGN.md §5 Errors). Tests import these.
+SLOT_TAKEN = "slot_taken"
+BLOCK_IN_PAST = "block_in_past"
+BLOCK_TOO_SOON = "block_too_soon"
+BLOCK_WITHDRAWN = "block_withdrawn"
+PATIENT_OVERLAP = "patient_overlap"
+TOO_MANY_ACTIVE = "too_many_active"
+BLOCK_OVERLAP = "block_overlap"
+ILLEGAL_TRANSITION = "illegal_transition"
+CANCELLATION_TOO_LATE = "cancellation_too_late"
+NOT_STARTED = "not_started"
+BLOCK_HAS_APPOINTMENT = "block_has_appointment"
+DOCTOR_UNAVAILABLE = "doctor_unavailable"
+ALREADY_DOCTOR = "already_doctor"
+NOT_A_PATIENT = "not_a_patient"
+ALREADY_SUSPENDED = "already_suspended"
+NOT_SUSPENDED = "not_suspended"
+CANNOT_TARGET_SELF = "cannot_target_self"
+NOT_COMPLETED = "not_completed"
+ALREADY_REVIEWED = "already_reviewed"
+OWN_REVIEW = "own_review"
+REVIEW_LOCKED = "review_locked"
+
+# Every code a 409 may carry: the OpenAPI Conflict schema enumerates exactly these.
+CONFLICT_CODES = (
+    SLOT_TAKEN,
+    BLOCK_IN_PAST,
+    BLOCK_TOO_SOON,
+    BLOCK_WITHDRAWN,
+    PATIENT_OVERLAP,
+    TOO_MANY_ACTIVE,
+    BLOCK_OVERLAP,
+    ILLEGAL_TRANSITION,
+    CANCELLATION_TOO_LATE,
+    NOT_STARTED,
+    BLOCK_HAS_APPOINTMENT,
+    DOCTOR_UNAVAILABLE,
+    ALREADY_DOCTOR,
+    NOT_A_PATIENT,
+    ALREADY_SUSPENDED,
+    NOT_SUSPENDED,
+    CANNOT_TARGET_SELF,
+    NOT_COMPLETED,
+    ALREADY_REVIEWED,
+    OWN_REVIEW,
+    REVIEW_LOCKED,
+)
+
+
+class Conflict(Exception):
+    """The request conflicts with the current state or a rule about the caller (409)."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+class RequestBodyTooLarge(Exception):
+    """The request body is longer than the endpoint accepts (413)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.detail = f"Request body too large: at most {limit} bytes."
+        super().__init__(self.detail)
+
+
+class Unauthenticated(Exception):
+    """Credentials or a token were refused (401). The message never says which part failed."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def _validation_error_body(error: DjangoValidationError) -> Any:
+    if hasattr(error, "error_dict"):
+        return {
+            field if field != "__all__" else "non_field_errors": list(messages)
+            for field, messages in error.message_dict.items()
+        }
+    return {"non_field_errors": error.messages}
+
+
+def _detail_text(detail: Any) -> str:
+    """The one message of an error detail; simplejwt's is a dict with code and messages."""
+    if isinstance(detail, dict):
+        detail = detail.get("detail", "")
+    if isinstance(detail, list):
+        detail = detail[0] if detail else ""
+    return str(detail) or "Authentication credentials were not provided or are invalid."
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """Map domain and framework errors onto the JSON error contract."""
+    if isinstance(exc, Conflict):
+        return Response({"detail": exc.detail, "code": exc.code}, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, Unauthenticated):
+        response = drf_exception_handler(exceptions.AuthenticationFailed(exc.detail), context)
+        response["WWW-Authenticate"] = 'Bearer realm="api"'
+        return response
+    if isinstance(exc, DjangoValidationError):
+        return Response(_validation_error_body(exc), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, RequestBodyTooLarge):
+        return Response({"detail": exc.detail}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if isinstance(exc, Http404 | ObjectDoesNotExist):
+        # ObjectDoesNotExist: a row the view had found was deleted by a concurrent request
+        # before the service locked it; for the caller it no longer exists.
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is not None and response.status_code == status.HTTP_401_UNAUTHORIZED:
+        # Every 401 is exactly {"detail": "..."}: simplejwt's token errors also carry `code`
+        # and `messages` (which token class refused it and why), which clients need not see.
+        response.data = {"detail": _detail_text(getattr(exc, "detail", ""))}
+    return response
+
+
+@csrf_exempt  # it changes nothing; a CSRF refusal would be an HTML 403 instead of this 404
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """JSON 404 for any path under /api/ that no route matches."""
+    return JsonResponse({"detail": "Not found."}, status=404)
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler400: JSON under /api/ (a bad Host header, an unreadable body), else Django's."""
+    if _is_api(request):
+        return JsonResponse({"detail": "Bad request."}, status=400)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler403: JSON under /api/, else Django's page."""
+    if _is_api(request):
+        return JsonResponse({"detail": "You do not have permission to do this."}, status=403)
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler404: JSON under /api/, else Django's page."""
+    if _is_api(request):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: JSON `{"detail"}` under /api/, never a traceback; else Django's page.
+
+    The exception itself is logged (django.request, with its traceback) for operators; the
+    client gets only the request id (X-Request-ID) to quote.
+    """
+    if _is_api(request):
+        return JsonResponse({"detail": "Server error. Quote the X-Request-ID header."}, status=500)
+    return defaults.server_error(request)

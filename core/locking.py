@@ -1,0 +1,92 @@
+"""The one transaction decorator of every service that writes, and the global lock order.
+
+Every transaction takes its row locks in one global order, so two of them can never wait on
+each other in a cycle (PostgreSQL's "deadlock detected"); docs/architecture.md lists it:
+
+1. user rows, by ascending id (`lock_users`): FOR UPDATE for the users whose rules the
+   service holds (the patient booking or rescheduling, the doctor whose blocks change, the
+   user being deactivated, suspended or promoted); FOR KEY SHARE for those it only checks or
+   references (the appointment's or block's doctor, the actor). PostgreSQL takes that
+   key-share lock anyway, but late, for a foreign key to the row (an appointment's patient,
+   doctor and cancelled_by, a field-history entry's actor); taken first, it cannot close a
+   cycle;
+2. appointments (several: by start, then id);
+3. time blocks. (A reschedule's old block is only referenced: nothing that locks a block
+   waits for another row after it.)
+
+`service_transaction` reruns a transaction once if PostgreSQL still aborts it with a
+deadlock or a serialization failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
+
+from django.contrib.auth import get_user_model
+from django.db import OperationalError, connection, transaction
+from psycopg import errors as pg_errors
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser as User
+
+
+logger = logging.getLogger("medappt.transactions")
+Params = ParamSpec("Params")
+Result = TypeVar("Result")
+
+
+def _aborted_by_lock_conflict(error: OperationalError) -> bool:
+    return isinstance(error.__cause__, pg_errors.DeadlockDetected | pg_errors.SerializationFailure)
+
+
+def service_transaction(service: Callable[Params, Result]) -> Callable[Params, Result]:
+    """`transaction.atomic`; the outermost transaction runs once more if PostgreSQL aborted it
+    for a deadlock or a serialization failure (nothing of it was kept, no mail was sent)."""
+    atomic_service = transaction.atomic(service)
+
+    @functools.wraps(service)
+    def run(*args: Params.args, **kwargs: Params.kwargs) -> Result:
+        if connection.in_atomic_block:  # only the outermost transaction can start over
+            return atomic_service(*args, **kwargs)
+        try:
+            return atomic_service(*args, **kwargs)
+        except OperationalError as error:
+            if not _aborted_by_lock_conflict(error):
+                raise
+            logger.warning("%s: %s; retrying once", service.__name__, error.__cause__.sqlstate)
+        return atomic_service(*args, **kwargs)
+
+    return run
+
+
+def _key_share_lock(user_id: int) -> None:
+    """FOR KEY SHARE of one user row: it waits only for a FOR UPDATE lock (Django's API has
+    no shared row lock). SQLite has no row locks: its write transaction serializes writers."""
+    if connection.vendor != "postgresql":
+        return
+    sql, params = get_user_model().objects.filter(pk=user_id).values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} FOR KEY SHARE", params)
+
+
+def lock_users(
+    *, exclusive: Iterable[int | None] = (), shared: Iterable[int | None] = ()
+) -> dict[int, User]:
+    """Step 1 of the lock order: the user rows by ascending id, FOR UPDATE for `exclusive`,
+    FOR KEY SHARE for the rest of `shared` (None is skipped). Returns the exclusive ones, fresh."""
+    is_exclusive = {pk: False for pk in shared if pk is not None}
+    is_exclusive.update({pk: True for pk in exclusive if pk is not None})
+    locked = {}
+    for pk in sorted(is_exclusive):
+        if is_exclusive[pk]:
+            locked[pk] = get_user_model().objects.select_for_update().get(pk=pk)
+        else:
+            _key_share_lock(pk)
+    return locked
+
+
+def actor_id(actor: User | None) -> int | None:
+    return actor.pk if actor is not None else None

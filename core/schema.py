@@ -1,0 +1,64 @@
+"""OpenAPI generation that documents the error responses of the contract (DESIGN.md §5, §9)."""
+
+from __future__ import annotations
+
+from drf_spectacular import openapi
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+
+from core import exceptions
+
+ErrorSerializer = inline_serializer(name="Error", fields={"detail": serializers.CharField()})
+ConflictSerializer = inline_serializer(
+    name="Conflict",
+    fields={
+        "detail": serializers.CharField(),
+        "code": serializers.ChoiceField(choices=sorted(exceptions.CONFLICT_CODES)),
+    },
+)
+# 400 bodies are DRF field errors ({"field": ["message"]}) or {"detail": "..."}: any object.
+ValidationErrorSchema = OpenApiTypes.OBJECT
+
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+JSON = "application/json"
+
+
+class AutoSchema(openapi.AutoSchema):
+    """Adds 400/401/403/404/409/413/415/429 to every operation where they can occur."""
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        for code, serializer in self._error_responses().items():
+            # Error bodies are JSON whatever the view renders on success (the CSV export).
+            responses.setdefault(
+                code, self._get_response_for_code(serializer, code, media_types=[JSON])
+            )
+        return responses
+
+    def _error_responses(self) -> dict[str, object]:
+        errors: dict[str, object] = {"401": ErrorSerializer}
+        permissions = self.view.get_permissions()
+        if not any(isinstance(permission, AllowAny) for permission in permissions):
+            errors["403"] = ErrorSerializer
+        has_query = self._is_list_view() or any(
+            parameter["in"] == "query" for parameter in self._get_parameters()
+        )
+        if self.method in WRITE_METHODS or has_query:
+            # The generic shape: lists of messages keyed by field (or "detail").
+            errors["400"] = ValidationErrorSchema
+        # A page out of range, an object not visible to the caller, or (DRF's rule) a
+        # `?format=` that names no renderer of the view.
+        if "{" in self.path or self._is_list_view() or self._get_format_parameters():
+            errors["404"] = ErrorSerializer
+        if self.method in WRITE_METHODS:
+            errors["409"] = ConflictSerializer
+            errors["413"] = ErrorSerializer
+        if self.method in BODY_METHODS and self.get_request_serializer() is not None:
+            # A body in a media type the operation does not parse (DRF's parsers decide).
+            errors["415"] = ErrorSerializer
+        if self.view.get_throttles():
+            errors["429"] = ErrorSerializer
+        return errors

@@ -1,0 +1,111 @@
+"""Services of the periodic jobs: reminders, and closing appointments whose time has passed."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from auditlog.models import LogEntry
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+from core.exceptions import Conflict
+from scheduling import notifications, selectors
+from scheduling.models import Appointment
+from scheduling.services.appointments import appointment_cancel, appointment_complete
+
+Status = Appointment.Status
+EXPIRED_REASON = "expired"
+
+
+@dataclass(frozen=True)
+class ReminderRun:
+    sent: int
+    failed: int
+    skipped: int
+
+
+def _claim(appointment_id: int, now: datetime.datetime) -> bool:
+    """Atomically take the reminder: only one runner's conditional update can win it."""
+    with transaction.atomic():
+        won = (
+            Appointment.objects.filter(
+                pk=appointment_id, status=Status.CONFIRMED, reminder_sent_at__isnull=True
+            ).update(reminder_sent_at=now)
+            == 1
+        )
+        if won:
+            appointment = Appointment.objects.get(pk=appointment_id)
+            # A conditional update sends no signal: give the field history its entry here.
+            LogEntry.objects.log_create(
+                appointment,
+                action=LogEntry.Action.UPDATE,
+                changes={"reminder_sent_at": ["None", str(now)]},
+            )
+    return won
+
+
+def _release(appointment_id: int, claimed_at: datetime.datetime) -> None:
+    with transaction.atomic():
+        released = Appointment.objects.filter(
+            pk=appointment_id, reminder_sent_at=claimed_at
+        ).update(reminder_sent_at=None)
+        if released:
+            appointment = Appointment.objects.get(pk=appointment_id)
+            LogEntry.objects.log_create(
+                appointment,
+                action=LogEntry.Action.UPDATE,
+                changes={"reminder_sent_at": [str(claimed_at), "None"]},
+            )
+
+
+def appointment_reminders_send(*, dry_run: bool = False) -> ReminderRun:
+    """Claim, send, and release the claim when sending fails: each reminder goes out once."""
+    now = timezone.now()
+    due = selectors.appointment_reminders_due(now=now)
+    if dry_run:
+        return ReminderRun(sent=0, failed=0, skipped=len(due))
+    sent = failed = skipped = 0
+    for appointment_id in due:
+        if not _claim(appointment_id, now):
+            skipped += 1  # another runner took it, or it changed meanwhile
+            continue
+        appointment = Appointment.objects.select_related(
+            "patient", "doctor", "doctor__doctor_profile"
+        ).get(pk=appointment_id)
+        if notifications.send_reminder(appointment):
+            sent += 1
+            audit_record(action="appointment.reminder_sent", target=appointment, actor=None)
+        else:
+            failed += 1
+            _release(appointment_id, now)
+    return ReminderRun(sent=sent, failed=failed, skipped=skipped)
+
+
+@dataclass(frozen=True)
+class CloseRun:
+    completed: int
+    cancelled: int
+
+
+def appointments_close_past(*, dry_run: bool = False) -> CloseRun:
+    """Confirmed → completed, pending → cancelled ("expired", by the system), via the services."""
+    stale = list(selectors.appointment_list_to_close())
+    if dry_run:
+        return CloseRun(
+            completed=sum(a.status == Status.CONFIRMED for a in stale),
+            cancelled=sum(a.status == Status.PENDING for a in stale),
+        )
+    completed = cancelled = 0
+    for appointment in stale:
+        try:
+            if appointment.status == Status.CONFIRMED:
+                appointment_complete(actor=None, appointment=appointment)
+                completed += 1
+            else:
+                appointment_cancel(actor=None, appointment=appointment, reason=EXPIRED_REASON)
+                cancelled += 1
+        except Conflict:
+            continue  # someone changed it meanwhile: their transition stands
+    return CloseRun(completed=completed, cancelled=cancelled)

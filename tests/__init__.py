@@ -1,0 +1,3 @@
+"""The test suite: one folder per app (mirroring its code) and support/ (factories, role
+clients, race helpers, fixtures).
+"""

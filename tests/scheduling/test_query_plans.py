@@ -1,0 +1,162 @@
+"""The hot reads use the indexes made for them (DESIGN.md §9 Plan checks; bench/explain.py).
+
+Each endpoint is called for real, the SELECTs it ran are captured and EXPLAINed in the same
+transaction with `SET LOCAL enable_seqscan = off`: tiny test tables are always seq-scanned
+otherwise, and what matters is which index the planner picks when it has to pick one. Scale
+itself (plans and timings on a seeded database) lives in bench/.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import urllib.parse
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from scheduling.models import Appointment
+from tests.support.clients import client_for
+from tests.support.factories import (
+    AppointmentFactory,
+    DoctorFactory,
+    PatientFactory,
+    TimeBlockFactory,
+)
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+
+HOUR = datetime.timedelta(hours=1)
+DAY = datetime.timedelta(days=1)
+STATUSES = ["pending", "confirmed", "cancelled", "completed", "no_show"]
+
+
+def z(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
+
+
+@pytest.fixture
+def clinic():
+    """Two doctors with blocks from a month ago to a month ahead, each with own patients and
+    appointments in every status, and fresh planner statistics."""
+    base = timezone.now().replace(minute=0, second=0, microsecond=0) - 30 * DAY
+    doctors, patients = [], []
+    for _ in range(2):
+        doctor = DoctorFactory()
+        own = [PatientFactory() for _ in range(3)]
+        for n in range(120):  # every 12 hours over 60 days
+            block = TimeBlockFactory(doctor=doctor, start=base + n * 12 * HOUR)
+            if n % 3 == 0:
+                AppointmentFactory(
+                    time_block=block,
+                    patient=own[n // 3 % len(own)],  # 13 or 14 each
+                    status=STATUSES[n % len(STATUSES)],
+                )
+        doctors.append(doctor)
+        patients.extend(own)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE scheduling_timeblock, scheduling_appointment, accounts_user")
+    return doctors, patients
+
+
+def plans_of(client, path: str) -> list[tuple[str, str]]:
+    """(sql, plan) of every SELECT the GET ran, planned with sequential scans off."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(path)
+    assert response.status_code == 200, response.content
+    plans = []
+    for query in captured.captured_queries:
+        sql = query["sql"]
+        if not sql.lstrip().upper().startswith("SELECT"):
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN {sql}")
+            plans.append((sql, "\n".join(row[0] for row in cursor.fetchall())))
+    return plans
+
+
+def on_table(plans: list[tuple[str, str]], table: str) -> list[str]:
+    """Plans of the queries that read `table` (the count and the page of a list)."""
+    found = [plan for sql, plan in plans if f'FROM "{table}"' in sql]
+    assert found, f"no query on {table}"
+    return found
+
+
+def assert_index(plans: list[str], index: str) -> None:
+    """Each plan reads through `index` (an index, index-only or bitmap index scan)."""
+    pattern = re.compile(rf"(?:Index Scan|Index Only Scan|Bitmap Index Scan)[^\n]* {index}\b")
+    for plan in plans:
+        assert pattern.search(plan), plan
+
+
+def test_availability_scans_the_doctor_start_range_and_anti_joins_active_appointments(
+    clinic, anon_client
+):
+    doctors, _ = clinic
+
+    plans = plans_of(anon_client, f"/api/v1/doctors/{doctors[0].pk}/availability/")
+
+    blocks = on_table(plans, "scheduling_timeblock")
+    assert len(blocks) == 2  # the count and the page
+    assert_index(blocks, "time_block_doctor_start_unique")
+    # The anti-join against active appointments may use either index that covers them
+    # (the planner picks by statistics); what matters is that it never scans the table.
+    for plan in blocks:
+        assert "Seq Scan on scheduling_appointment" not in plan, plan
+
+
+def test_patient_list_uses_the_patient_start_index(clinic):
+    _, patients = clinic
+
+    # Pages of 5 are full, so the count runs too (a short page tells the count).
+    plans = plans_of(client_for(patients[0]), "/api/v1/appointments/?page_size=5")
+
+    appointments = on_table(plans, "scheduling_appointment")
+    assert len(appointments) == 2
+    assert_index(appointments, "appointment_patient_start_idx")
+
+
+def test_doctor_list_uses_the_doctor_start_index(clinic):
+    doctors, _ = clinic
+
+    plans = plans_of(client_for(doctors[0]), "/api/v1/appointments/")
+
+    appointments = on_table(plans, "scheduling_appointment")
+    assert len(appointments) == 2
+    assert_index(appointments, "appointment_doctor_start_idx")
+
+
+def test_admin_status_and_window_filter_uses_the_status_index(clinic, clinic_admin_client):
+    now = timezone.now()
+    window = {
+        "status": Appointment.Status.CONFIRMED,
+        "from": z(now - 7 * DAY),
+        "to": z(now + 7 * DAY),
+    }
+    query = urllib.parse.urlencode(window)
+
+    page = on_table(
+        plans_of(clinic_admin_client, f"/api/v1/appointments/?{query}"), "scheduling_appointment"
+    )
+    # A full page (one row) makes the count run as well; a short page tells the count.
+    counted = plans_of(clinic_admin_client, f"/api/v1/appointments/?{query}&page_size=1")
+    count = [plan for sql, plan in counted if "COUNT(" in sql.upper()]
+
+    assert len(page) == 1
+    assert_index(page, "appointment_status_order_idx")
+    assert len(count) == 1
+    assert_index(count, "appointment_status_order_idx")
+
+
+def test_admin_unfiltered_list_pages_through_the_start_index(clinic, clinic_admin_client):
+    plans = plans_of(clinic_admin_client, "/api/v1/appointments/")
+
+    page = [
+        plan for sql, plan in plans if 'FROM "scheduling_appointment"' in sql and "LIMIT" in sql
+    ]
+    assert len(page) == 1
+    assert_index(page, "appointment_start_idx")
