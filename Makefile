@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DJANGO_SETTINGS_MODULE := medappt.settings
 
-.PHONY: run test lint format install install-dev migrate seed clean bench
+.PHONY: run test test-all lint format install install-dev migrate seed clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,13 +28,19 @@ run: install
 	@echo "API docs: http://127.0.0.1:8000/api/docs/   admin: http://127.0.0.1:8000/admin/"
 	DEBUG=true $(BIN)/python manage.py runserver 127.0.0.1:8000
 
-## test: the whole suite (SQLite unless DATABASE_URL points elsewhere)
+## test: the fast suite, no fuzz or browser tests (SQLite unless DATABASE_URL points elsewhere)
 test: install-dev
+	$(BIN)/pytest -m "not fuzz and not browser"
+
+## test-all: everything, the schemathesis fuzz run and the Chromium tests included (what CI runs)
+test-all: install-dev
 	$(BIN)/pytest
 
+## lint: ruff, and import-linter's layer contracts (pyproject.toml, docs/architecture.md)
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: install-dev
 	$(BIN)/ruff check --fix .

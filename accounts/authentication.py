@@ -1,4 +1,4 @@
-"""The API's only authentication class: simplejwt, refusing suspended users (DESIGN.md §5)."""
+"""The API's only authentication class: simplejwt, refusing suspended users (docs/api-rules.md)."""
 
 from __future__ import annotations
 

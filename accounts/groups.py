@@ -1,4 +1,4 @@
-"""The "Front desk" group: what role staff may do in the Django admin (DESIGN.md §3)."""
+"""The "Front desk" group: what role staff may do in the Django admin."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Users (email login, one role each) and doctor profiles (DESIGN.md §3)."""
+"""Users (email login, one role each) and doctor profiles."""
 
 from __future__ import annotations
 

@@ -267,7 +267,7 @@ class UserViewSet(
     @extend_schema(request=SuspendInputSerializer, responses={200: SuspendedUserSerializer})
     @action(detail=True, methods=["post"])
     def suspend(self, request: Request, pk: str) -> Response:
-        target = self.get_object()  # 404 before 400 (DESIGN.md §5 status precedence)
+        target = self.get_object()  # 404 before 400 (docs/api-rules.md, precedence)
         data = valid_input(SuspendInputSerializer, request)
         user = services.user_suspend(actor=request.user, user=target, **data)
         kept = selectors.user_future_commitments(user=user)
@@ -282,7 +282,7 @@ class UserViewSet(
     @extend_schema(request=PromoteInputSerializer, responses={200: UserSerializer})
     @action(detail=True, methods=["post"], url_path="promote-to-doctor")
     def promote_to_doctor(self, request: Request, pk: str) -> Response:
-        target = self.get_object()  # 404 before 400 (DESIGN.md §5 status precedence)
+        target = self.get_object()  # 404 before 400 (docs/api-rules.md, precedence)
         data = valid_input(PromoteInputSerializer, request)
         user = services.user_promote_to_doctor(actor=request.user, user=target, **data)
         return Response(UserSerializer(user).data)

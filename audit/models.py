@@ -1,4 +1,4 @@
-"""The append-only audit event log (DESIGN.md §3 AuditEvent)."""
+"""The append-only audit event log (docs/architecture.md, audit)."""
 
 from __future__ import annotations
 

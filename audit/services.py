@@ -1,14 +1,19 @@
-"""Recording audit events inside the caller's transaction (DESIGN.md §3, §5 Audit)."""
+"""Recording audit events inside the caller's transaction, and sealing them into the chain."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import models
+from django.db import connection, models, transaction
 
+from audit import sealing
 from audit.models import AuditEvent
+from audit.selectors import chain_head
 from core.context import current_context
+
+logger = logging.getLogger(__name__)
 
 # The actor is taken from the request context unless the caller names one (or None).
 FROM_CONTEXT: Any = object()
@@ -148,3 +153,42 @@ def field_history_bulk_created(instances: Iterable[models.Model], *, actor: Any 
             for instance in instances
         ]
     )
+
+
+# ---------------------------------------------------------------------------
+# Sealing: the one writer of seq, prev_hash and hash (audit/sealing.py defines the chain)
+# ---------------------------------------------------------------------------
+def _seal_batch() -> tuple[int, sealing.Head]:
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [sealing.SEAL_LOCK_KEY])
+        head = chain_head()
+        pending = list(
+            AuditEvent.objects.filter(seq__isnull=True).order_by("id")[: sealing.SEAL_BATCH]
+        )
+        seq, prev_hash = head.seq, head.hash
+        for event in pending:
+            seq += 1
+            event.seq = seq
+            event.prev_hash = prev_hash
+            event.hash = sealing.chain_hash(prev_hash, event)
+            sealed = AuditEvent.objects.filter(pk=event.pk).seal_update(
+                seq=event.seq, prev_hash=event.prev_hash, hash=event.hash
+            )
+            if sealed != 1:  # pragma: no cover - the advisory lock makes this impossible
+                raise RuntimeError(f"audit event {event.pk} was sealed concurrently")
+            prev_hash = event.hash
+        return len(pending), sealing.Head(seq=seq, hash=prev_hash)
+
+
+def audit_seal() -> tuple[int, sealing.Head]:
+    """Seal every committed unsealed event; returns how many and the new head."""
+    total = 0
+    while True:
+        count, head = _seal_batch()
+        total += count
+        if count < sealing.SEAL_BATCH:
+            break
+    logger.info("audit chain sealed %d events; head %s", total, head)
+    return total, head

@@ -16,7 +16,6 @@ from rest_framework.decorators import action
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 
-from accounts.models import User
 from audit import selectors
 from audit.filters import AuditEventFilter, FieldChangeFilter
 from audit.models import AuditEvent
@@ -126,10 +125,6 @@ class AccessLogViewSet(ActionPermissionsMixin, mixins.ListModelMixin, viewsets.G
 
     def list(self, request: Request):
         page = self.paginate_queryset(self.get_queryset())
-        actor_ids = {event.actor_id for event in page if event.actor_id is not None}
-        names = {
-            user.pk: user.full_name
-            for user in User.objects.filter(pk__in=actor_ids).only("first_name", "last_name")
-        }
+        names = selectors.actor_names(events=page)
         serializer = self.get_serializer(page, many=True, context={"actor_names": names})
         return self.get_paginated_response(serializer.data)

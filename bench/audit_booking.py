@@ -1,4 +1,4 @@
-"""Bookings per second with audit recording on and off (DESIGN.md §3: writers never wait).
+"""Bookings per second with audit recording on and off (docs/architecture.md: writers never wait).
 
 Every booking writes its `appointment.booked` audit event with a plain INSERT in the booking's
 own transaction. This measures what that costs: N threads, each on its own PostgreSQL

@@ -12,7 +12,7 @@ separate process over loopback. Endpoints: a trivial DRF JSON endpoint (the ceil
 doctors list, one doctor's availability over 14 days, a patient's own appointments, an
 admin's filtered appointment list and concurrent bookings of distinct free blocks.
 
-It prints a table and PASS/FAIL per target (DESIGN.md §8; GitHub issue "Performance and
+It prints a table and PASS/FAIL per target (GitHub issue "Performance and
 scale"), and writes bench/results/http.json (runs of other N already in it are kept, so the
 flatness check also works across invocations). Exit status 1 when a target fails.
 """

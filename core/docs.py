@@ -1,4 +1,4 @@
-"""The schema and docs views under /api/ (DESIGN.md §5 Meta).
+"""The schema and docs views under /api/.
 
 Kept apart from core.schema: that module is DRF's DEFAULT_SCHEMA_CLASS, and importing
 drf-spectacular's views while DRF resolves it would be circular.

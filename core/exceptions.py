@@ -2,7 +2,7 @@
 
 Services raise `Conflict(code, detail)` or Django's `ValidationError`; they never import
 DRF. The handler turns them into 409 `{"detail", "code"}` and 400 field errors, and makes
-every other error a JSON body (DESIGN.md §5 Errors).
+every other error a JSON body (docs/api-rules.md).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-# 409 codes (DESIGN.md §5 Errors). Tests import these.
+# 409 codes (docs/api-rules.md). Tests import these.
 SLOT_TAKEN = "slot_taken"
 BLOCK_IN_PAST = "block_in_past"
 BLOCK_TOO_SOON = "block_too_soon"

@@ -25,7 +25,7 @@ def utc_iso(value: datetime.datetime | None) -> str | None:
 
 
 class UTCDateTimeField(serializers.DateTimeField):
-    """Renders in UTC with `Z`; refuses input without an explicit offset (DESIGN.md §5 Data)."""
+    """Renders in UTC with `Z`; refuses input without an explicit offset (docs/api-rules.md)."""
 
     default_error_messages = {
         "naive": "Datetime must include a UTC offset, e.g. 2030-01-31T09:00:00Z.",

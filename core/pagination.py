@@ -1,4 +1,4 @@
-"""Page-number pagination shared by every list (DESIGN.md §5 Lists)."""
+"""Page-number pagination shared by every list (docs/api-rules.md)."""
 
 from django.core import paginator as django_paginator
 from rest_framework import pagination

@@ -1,4 +1,4 @@
-"""OpenAPI generation that documents the error responses of the contract (DESIGN.md §5, §9)."""
+"""OpenAPI generation that documents the error responses of the contract (docs/api-rules.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""medappt settings: one module, everything from the environment (DESIGN.md §7).
+"""medappt settings: one module, everything from the environment (docs/operations.md).
 
 A `.env` file next to manage.py is read when present. Safe local defaults; values that
 must be secret are required as soon as DEBUG is off.

@@ -1,4 +1,4 @@
-"""Time blocks doctors publish and the appointments patients book in them (DESIGN.md §3, §4).
+"""Time blocks doctors publish and the appointments patients book in them (docs/api-rules.md).
 
 The database holds the invariants: a block ends after it starts; one unwithdrawn block per
 doctor and start; at most one active appointment per block. On PostgreSQL, exclusion
@@ -139,7 +139,7 @@ class Appointment(models.Model):
 
 
 class Review(models.Model):
-    """A patient's review of one completed visit (DESIGN.md §3, §5 Reviews)."""
+    """A patient's review of one completed visit."""
 
     appointment = models.OneToOneField(Appointment, on_delete=models.PROTECT, related_name="review")
     # Copied from the appointment so ratings aggregate per doctor without a join.

@@ -1,4 +1,4 @@
-"""Appointment emails (DESIGN.md §5): after commit, times in the doctor's timezone.
+"""Appointment emails: after commit, times in the doctor's timezone.
 
 No reason or notes text ever goes into an email: only who, when and where.
 """

@@ -1,5 +1,5 @@
 """The appointment lifecycle: booking, transitions, reschedule, edits, and what account
-deactivation does to appointments (DESIGN.md §4)."""
+deactivation does to appointments."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Time blocks: create one, create a weekly pattern, move, withdraw or delete (DESIGN.md §4)."""
+"""Time blocks: create one, create a weekly pattern, move, withdraw or delete."""
 
 from __future__ import annotations
 

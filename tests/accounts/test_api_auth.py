@@ -791,7 +791,7 @@ def test_reset_link_of_a_user_suspended_after_the_mail_is_refused(
 
 
 # ---------------------------------------------------------------------------
-# Bad tokens (DESIGN.md §5 Auth): 401 everywhere, public endpoints included
+# Bad tokens (docs/api-rules.md): 401 everywhere, public endpoints included
 # ---------------------------------------------------------------------------
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()

@@ -1,4 +1,4 @@
-"""Profile photos (DESIGN.md §5 Reviews and photos): upload by content, bounded before
+"""Profile photos: upload by content, bounded before
 decoding, re-encoded to a square JPEG without metadata under a random key, and served by an
 authenticated view that applies who may see whom.
 """

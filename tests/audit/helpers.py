@@ -23,7 +23,7 @@ ACCESS_LOG_URL = f"{API}/auth/me/access-log/"
 APPOINTMENTS_URL = f"{API}/appointments/"
 USERS_URL = f"{API}/users/"
 
-# The audit event shape of DESIGN.md §5, in its documented order (also the CSV header).
+# The audit event shape of the API, in its documented order (also the CSV header).
 EVENT_FIELDS = [
     "id",
     "at",
@@ -52,7 +52,8 @@ def utc_z(moment: datetime.datetime) -> str:
 
 
 def expected_canonical(event: AuditEvent) -> str:
-    """DESIGN.md §3's canonical form, written out here independently of audit.sealing."""
+    """The chain's canonical form (docs/architecture.md), written out independently of
+    audit.sealing."""
     return json.dumps(
         {
             "id": event.id,

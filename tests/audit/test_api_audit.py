@@ -20,8 +20,7 @@ from django.utils.dateparse import parse_datetime
 from accounts import services as account_services
 from accounts.models import User
 from audit.models import AuditEvent
-from audit.sealing import audit_seal
-from audit.services import audit_record, field_history_bulk_created
+from audit.services import audit_record, audit_seal, field_history_bulk_created
 from core.context import RequestContext, reset_context, set_context
 from scheduling.models import Appointment, TimeBlock
 from tests.audit.helpers import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import DatabaseError, transaction
 
-from audit import sealing
+from audit import services
 from audit.models import AppendOnlyError, AuditEvent
 from audit.services import audit_record
 from tests.audit.helpers import raw_sql
@@ -20,7 +20,7 @@ def event() -> AuditEvent:
 
 @pytest.fixture
 def sealed_event(event) -> AuditEvent:
-    sealing.audit_seal()
+    services.audit_seal()
     return AuditEvent.objects.get(pk=event.pk)
 
 

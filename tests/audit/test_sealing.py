@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, transaction
 
-from audit import sealing
+from audit import sealing, services
 from audit.models import AuditEvent
 from audit.services import audit_record
 from core.context import RequestContext, reset_context, set_context
@@ -51,7 +51,7 @@ def head_of(output: str) -> str:
 
 
 def assert_one_intact_chain(expected_length: int) -> None:
-    """seq 1..n without gaps, prev_hash links, and hashes recomputed from DESIGN.md §3."""
+    """seq 1..n without gaps, prev_hash links, and hashes recomputed from the canonical form."""
     chain = list(AuditEvent.objects.filter(seq__isnull=False).order_by("seq"))
     assert [event.seq for event in chain] == list(range(1, expected_length + 1))
     prev_hash = ""
@@ -69,9 +69,9 @@ def assert_one_intact_chain(expected_length: int) -> None:
 @pytest.mark.django_db
 def test_sealing_in_several_runs_continues_one_chain_in_id_order():
     first = record(3)
-    sealing.audit_seal()
+    services.audit_seal()
     second = record(2)
-    sealing.audit_seal()
+    services.audit_seal()
 
     assert_one_intact_chain(5)
     by_seq = list(AuditEvent.objects.filter(seq__isnull=False).order_by("seq"))
@@ -95,7 +95,7 @@ def test_hash_covers_request_context_non_ascii_text_and_exact_microseconds():
     finally:
         reset_context(token)
 
-    sealing.audit_seal()
+    services.audit_seal()
 
     assert_one_intact_chain(2)
     first = AuditEvent.objects.get(pk=on_the_second.pk)
@@ -293,14 +293,14 @@ def test_events_committed_out_of_id_order_are_all_sealed_and_the_chain_verifies(
     thread, errors = run_in_thread(slow_writer)
     assert inserted.wait(THREAD_TIMEOUT)
     fast = audit_record(action="test.fast", actor=None)  # autocommit: a later id, committed first
-    sealing.audit_seal()
+    services.audit_seal()
 
     assert AuditEvent.objects.get(pk=fast.pk).seq == 1
     assert not AuditEvent.objects.filter(action="test.slow").exists()  # not committed yet
 
     release.set()
     join(thread, errors)
-    sealing.audit_seal()
+    services.audit_seal()
 
     slow = AuditEvent.objects.get(action="test.slow")
     assert slow.pk < fast.pk
@@ -322,7 +322,7 @@ def test_two_sealers_at_once_build_one_chain_without_gaps_or_duplicates(monkeypa
 
     def sealer() -> None:
         barrier.wait(THREAD_TIMEOUT)
-        count, _head = sealing.audit_seal()
+        count, _head = services.audit_seal()
         sealed.append(count)
 
     runs = [run_in_thread(sealer) for _ in range(2)]
@@ -361,7 +361,7 @@ def test_a_writer_is_not_blocked_while_another_connection_holds_the_seal_lock():
         join(thread, errors)
 
     assert AuditEvent.objects.filter(pk=event.pk, seq__isnull=True).exists()  # committed
-    sealing.audit_seal()
+    services.audit_seal()
     assert_one_intact_chain(1)
 
 
@@ -379,7 +379,7 @@ def test_a_writer_is_not_blocked_by_a_sealer_in_the_middle_of_a_batch(monkeypatc
         return real_chain_hash(prev_hash, event)
 
     monkeypatch.setattr(sealing, "chain_hash", paused_chain_hash)
-    thread, errors = run_in_thread(sealing.audit_seal)
+    thread, errors = run_in_thread(services.audit_seal)
     assert hashing.wait(THREAD_TIMEOUT)
     try:
         with transaction.atomic():
@@ -392,5 +392,5 @@ def test_a_writer_is_not_blocked_by_a_sealer_in_the_middle_of_a_batch(monkeypatc
 
     monkeypatch.setattr(sealing, "chain_hash", real_chain_hash)
     assert AuditEvent.objects.get(pk=late.pk).seq is None  # after the sealer's snapshot
-    sealing.audit_seal()
+    services.audit_seal()
     assert_one_intact_chain(4)

@@ -1,4 +1,4 @@
-"""Body-size limits (DESIGN.md §5 Errors): a declared Content-Length over the limit is refused
+"""Body-size limits (docs/api-rules.md): a declared Content-Length over the limit is refused
 from the header alone (medappt/tests/test_errors.py); a body without one (chunked transfer
 encoding, which the server marks `wsgi.input_terminated`) is read only up to the limit."""
 

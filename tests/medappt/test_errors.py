@@ -1,4 +1,4 @@
-"""The error contract of DESIGN.md §5: JSON bodies, status codes and their precedence."""
+"""The error contract (docs/api-rules.md): JSON bodies, status codes and their precedence."""
 
 import pytest
 from django.core.cache import cache

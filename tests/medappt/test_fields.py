@@ -1,4 +1,4 @@
-"""Datetimes in the API: rendered in UTC with `Z`, offsets required on input (DESIGN.md §5)."""
+"""Datetimes in the API: rendered in UTC with `Z`, offsets required on input (docs/api-rules.md)."""
 
 import datetime
 import zoneinfo

@@ -1,4 +1,4 @@
-"""Schemathesis against our own OpenAPI schema (DESIGN.md §9): every operation, three roles.
+"""Schemathesis against our own OpenAPI schema: every operation, three roles.
 
 Every generated request is sent as a patient, a doctor and a clinic admin with real JWTs,
 through the whole WSGI stack, against a small clinic made in the fixture. A response must

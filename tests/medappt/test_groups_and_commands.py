@@ -1,4 +1,4 @@
-"""The "Front desk" group after migrate, seed_demo and createsuperuser (DESIGN.md §3, §6)."""
+"""The "Front desk" group after migrate, seed_demo and createsuperuser."""
 
 import os
 import subprocess

@@ -1,4 +1,4 @@
-"""Liveness and readiness probes (DESIGN.md §5 Meta)."""
+"""Liveness and readiness probes."""
 
 import json
 import os

@@ -1,4 +1,4 @@
-"""JWT edge cases (DESIGN.md §5 Auth): every refused token is a 401 whose body is exactly
+"""JWT edge cases (docs/api-rules.md): every refused token is a 401 whose body is exactly
 {"detail": "..."} with a WWW-Authenticate challenge, on private, public and write endpoints.
 
 accounts/tests/test_api_auth.py covers the same refusals for the status code; here the

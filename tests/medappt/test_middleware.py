@@ -1,4 +1,4 @@
-"""Request ids, the per-request log line, client_ip() and the audit context (DESIGN.md §7)."""
+"""Request ids, the per-request log line, client_ip() and the audit context (docs/operations.md)."""
 
 import logging
 import re

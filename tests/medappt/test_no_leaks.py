@@ -1,4 +1,4 @@
-"""Nothing secret leaks (DESIGN.md §7, SECURITY.md): passwords, tokens and reset links never
+"""Nothing secret leaks (SECURITY.md): passwords, tokens and reset links never
 reach a log record, an audit event, the field history or an error body; a crash under /api/
 answers JSON without a traceback."""
 

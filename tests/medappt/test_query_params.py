@@ -1,4 +1,4 @@
-"""Every query parameter of every list is validated (DESIGN.md §5 Data, SECURITY.md Input):
+"""Every query parameter of every list is validated (docs/api-rules.md, SECURITY.md Input):
 a bad date, id, enum, boolean or ordering is a 400 naming the parameter, never a 500 and
 never silently ignored; pagination keeps its own contract (medappt/tests/test_pagination.py)."""
 

@@ -1,4 +1,4 @@
-"""The OpenAPI 3 schema and its UIs (DESIGN.md §5 Meta, §9)."""
+"""The OpenAPI 3 schema and its UIs."""
 
 import json
 import re
@@ -10,7 +10,7 @@ from django.contrib.staticfiles import finders
 from django.core.management import call_command
 from drf_spectacular.generators import SchemaGenerator
 
-# DESIGN.md §5 Errors: every code a 409 may carry.
+# Every code a 409 may carry (docs/api-rules.md).
 CONFLICT_CODES = {
     "slot_taken",
     "block_in_past",

@@ -1,4 +1,4 @@
-"""Browser-facing hardening on the API (DESIGN.md §7, SECURITY.md): security headers on every
+"""Browser-facing hardening on the API (SECURITY.md): security headers on every
 kind of answer, and CORS only for the configured origins."""
 
 from __future__ import annotations

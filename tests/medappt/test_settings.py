@@ -1,4 +1,4 @@
-"""Settings from the environment: secure by default, clear start-up failures (DESIGN.md §7).
+"""Settings from the environment: secure by default, clear start-up failures (docs/operations.md).
 
 Start-up is checked in a separate interpreter with a controlled environment, since the test
 process has its settings loaded (and overridden) already.

@@ -1,4 +1,4 @@
-"""Throttles (DESIGN.md §7, SECURITY.md): every limit, the client address behind proxies,
+"""Throttles (SECURITY.md): every limit, the client address behind proxies,
 counters shared through Redis, and failing open when the cache is down."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""appointments/: the permission matrix, booking, lists and filters, PATCH (DESIGN.md §4, §5)."""
+"""appointments/: the permission matrix, booking, lists and filters, PATCH (docs/api-rules.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Reviews of completed visits, helpful votes and derived doctor ratings (DESIGN.md §3, §5
+"""Reviews of completed visits, helpful votes and derived doctor ratings (docs/api-rules.md
 Reviews and photos): permissions, shapes, rules, privacy, moderation in the admin and races.
 """
 

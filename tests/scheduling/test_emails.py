@@ -1,4 +1,4 @@
-"""Appointment emails: who gets which, their content, and a failing mail server (DESIGN.md §5)."""
+"""Appointment emails: who gets which, their content, and a failing mail server."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The appointment lifecycle through the API: every transition, role and rule (DESIGN.md §4).
+"""The appointment lifecycle through the API: every transition, role and rule (docs/api-rules.md).
 
 Notice-window boundary: the cancel and reschedule services refuse a patient when
 `start - now < CANCELLATION_NOTICE_HOURS`, so a patient may still cancel or move a visit

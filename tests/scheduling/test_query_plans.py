@@ -1,4 +1,4 @@
-"""The hot reads use the indexes made for them (DESIGN.md §9 Plan checks; bench/explain.py).
+"""The hot reads use the indexes made for them (bench/explain.py).
 
 Each endpoint is called for real, the SELECTs it ran are captured and EXPLAINed in the same
 transaction with `SET LOCAL enable_seqscan = off`: tiny test tables are always seq-scanned

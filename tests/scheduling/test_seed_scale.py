@@ -1,4 +1,4 @@
-"""seed_demo --scale N: synthetic load data, bulk-inserted (DESIGN.md §6; bench/)."""
+"""seed_demo --scale N: synthetic load data, bulk-inserted (bench/)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from audit.sealing import audit_seal
+from audit.services import audit_seal
 
 
 class Command(BaseCommand):

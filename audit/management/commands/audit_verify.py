@@ -4,7 +4,9 @@ import re
 
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.sealing import Head, audit_seal, audit_verify
+from audit.sealing import Head
+from audit.selectors import audit_verify
+from audit.services import audit_seal
 
 HEAD_PATTERN = re.compile(r"^(\d+):([0-9a-f]{64})$")
 
