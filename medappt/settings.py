@@ -183,8 +183,14 @@ SIMPLE_JWT = {
 # REST API
 # ---------------------------------------------------------------------------
 THROTTLE_LOGIN = env.str("THROTTLE_LOGIN", default="10/min")
+# Failed logins per email from every address (API and admin together); THROTTLE_LOGIN limits
+# them per (email, client address), so failures elsewhere lock nobody out below this ceiling.
+THROTTLE_LOGIN_EMAIL_CEILING = env.str("THROTTLE_LOGIN_EMAIL_CEILING", default="50/hour")
 THROTTLE_REGISTER = env.str("THROTTLE_REGISTER", default="5/min")
 THROTTLE_PASSWORD_RESET = env.str("THROTTLE_PASSWORD_RESET", default="5/hour")
+THROTTLE_PASSWORD_RESET_EMAIL_CEILING = env.str(
+    "THROTTLE_PASSWORD_RESET_EMAIL_CEILING", default="20/hour"
+)
 THROTTLE_PASSWORD_CHANGE = env.str("THROTTLE_PASSWORD_CHANGE", default="5/min")
 THROTTLE_BOOKING = env.str("THROTTLE_BOOKING", default="30/min")
 
@@ -201,8 +207,10 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "login": THROTTLE_LOGIN,
         "login_failures": THROTTLE_LOGIN,
+        "login_failures_email": THROTTLE_LOGIN_EMAIL_CEILING,
         "register": THROTTLE_REGISTER,
         "password_reset": THROTTLE_PASSWORD_RESET,
+        "password_reset_email": THROTTLE_PASSWORD_RESET_EMAIL_CEILING,
         "password_change": THROTTLE_PASSWORD_CHANGE,
         "booking": THROTTLE_BOOKING,
     },

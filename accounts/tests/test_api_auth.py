@@ -911,7 +911,7 @@ def test_the_eleventh_login_from_one_address_within_a_minute_is_429(throttle_rat
 
 
 def test_failed_logins_are_throttled_per_email_across_addresses(throttle_rates, patient):
-    throttle_rates(login="100/min", login_failures="3/min")
+    throttle_rates(login="100/min", login_failures="3/min", login_failures_email="3/min")
     for n in range(3):
         response = login(patient.email, "wrong-guess", REMOTE_ADDR=f"198.51.100.{n + 1}")
         assert response.status_code == 401
@@ -968,7 +968,7 @@ def test_password_reset_is_throttled_per_address(
 def test_password_reset_is_throttled_per_email_across_addresses(
     throttle_rates, patient, reset_url, django_capture_on_commit_callbacks
 ):
-    throttle_rates(password_reset="5/hour")
+    throttle_rates(password_reset="5/hour", password_reset_email="5/hour")
     for n in range(5):
         response = _request_reset(
             patient.email, django_capture_on_commit_callbacks, REMOTE_ADDR=f"10.0.0.{n + 1}"
