@@ -16,8 +16,11 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
-from accounts.tests.factories import DEFAULT_PASSWORD
+from accounts.models import RevokedTokenFamily
+from accounts.tests.factories import DEFAULT_PASSWORD, PatientFactory
 from accounts.tests.helpers import LOGOUT_URL, ME_URL, REFRESH_URL, audit_rows, bearer_client, login
+from audit.models import AuditEvent
+from medappt.testing import race
 
 pytestmark = pytest.mark.django_db
 
@@ -132,6 +135,23 @@ def test_logout_revokes_the_session_even_with_an_older_token_of_it(patient):
 
     assert refresh(second).status_code == 401
     assert bearer_client(access).get(ME_URL).status_code == 200  # until it expires, by design
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_refreshes_one_wins_and_the_second_use_revokes_the_family():
+    user = PatientFactory()
+    _, token = signed_in(user)
+
+    outcomes = race(*(lambda: refresh(token) for _ in range(2)))
+
+    assert sorted(status for status, _ in outcomes) == [200, 401]
+    (winner,) = (body for status, body in outcomes if status == 200)
+    # One token used twice: whoever sent it, the family ends, the winner's new token with it.
+    assert refresh(winner["refresh"]).status_code == 401
+    assert RevokedTokenFamily.objects.get().family == claims(token)["family"]
+    assert AuditEvent.objects.filter(action="auth.token_reuse_detected").count() == 1
+    assert AuditEvent.objects.filter(action="auth.token_refreshed").count() == 1
 
 
 # ---------------------------------------------------------------------------
