@@ -57,7 +57,7 @@ class ClinicAdminSite(admin.AdminSite):
         try:
             response = super().login(request, extra_context)
             # Success redirects; a refused form (bad credentials, suspended, not staff) is
-            # shown again with its errors (200). Anything else (a CSRF refusal) checked nothing.
+            # shown again with its errors (200). Any other answer checked no password.
             failed = response.status_code == 200 and not response.has_header("Location")
         finally:
             if not failed:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings as django_settings
-from django.test import Client
+from django.test import Client, RequestFactory
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.tests.factories import DEFAULT_PASSWORD, PatientFactory, StaffFactory
 from accounts.tests.helpers import PASSWORD_RESET_URL, REGISTER_URL, login
+from accounts.throttles import client_network
 from audit.models import AuditEvent
 from medappt.testing import race
 
@@ -121,6 +122,20 @@ def test_ipv4_clients_are_still_counted_per_address(throttle_rates):
     assert api_login(1, "198.51.100.81").status_code == 401
     assert_throttled(api_login(2, "198.51.100.81"))
     assert api_login(3, "198.51.100.82").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("address", "network"),
+    [
+        ("198.51.100.7", "198.51.100.7"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("2001:DB8:1:2::1", "2001:db8:1:2::/64"),
+        ("::ffff:198.51.100.7", "198.51.100.7"),  # an IPv4 client seen through IPv6
+        ("not-an-address", "unknown"),
+    ],
+)
+def test_throttles_count_an_ipv6_client_by_its_64_network(address, network):
+    assert client_network(RequestFactory().get("/", REMOTE_ADDR=address)) == network
 
 
 def test_login_failures_from_one_64_network_share_one_count(throttle_rates, patient):
