@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm
 from django.core.exceptions import PermissionDenied, ValidationError
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts import services
 from accounts.models import DoctorProfile, User, normalize_email, validate_timezone
@@ -39,6 +40,13 @@ class PatientCreationForm(forms.ModelForm):
 class UserEditForm(UserChangeForm):
     def clean_email(self) -> str:
         return normalize_email(self.cleaned_data["email"])
+
+
+# simplejwt's token_blacklist registers its tables here (autodiscovery imports it first); they
+# hold nothing a person needs to read, and older rows held live tokens: not in the console.
+for _token_model in (OutstandingToken, BlacklistedToken):
+    if admin.site.is_registered(_token_model):
+        admin.site.unregister(_token_model)
 
 
 @admin.register(User)

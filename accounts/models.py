@@ -165,3 +165,22 @@ class DoctorProfile(models.Model):
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+
+class RevokedTokenFamily(models.Model):
+    """A login's refresh tokens (its family: the first and every rotation of it), revoked at
+    once: by logout, or because a rotated-out token of it was presented again."""
+
+    class Reason(models.TextChoices):
+        LOGOUT = "logout", "Logout"
+        REUSE = "reuse", "A rotated-out token was used again"
+
+    family = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", null=True
+    )
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    revoked_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"token family {self.family} ({self.reason})"

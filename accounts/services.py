@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -24,10 +25,10 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
-from rest_framework_simplejwt.utils import get_md5_hash_password
+from rest_framework_simplejwt.utils import datetime_from_epoch, get_md5_hash_password
 
 from accounts import hooks, photos
-from accounts.models import DoctorProfile, User, normalize_email
+from accounts.models import DoctorProfile, RevokedTokenFamily, User, normalize_email
 from audit.services import audit_record
 from core.emails import send_templated_email_on_commit
 from core.exceptions import (
@@ -46,6 +47,11 @@ BAD_REFRESH = "Token is invalid or expired."
 EMAIL_TAKEN = "A user with this email already exists."
 BAD_RESET_LINK = "This password reset link is invalid or has expired."
 
+# Claims of a refresh token (copied into its access tokens): the login it descends from, and
+# when that login checked the password (epoch seconds; OpenID Connect's name).
+FAMILY_CLAIM = "family"
+AUTH_TIME_CLAIM = "auth_time"
+
 
 # ---------------------------------------------------------------------------
 # Helpers
@@ -57,9 +63,41 @@ def _check_password_strength(*, password: str, user: User, field: str) -> None:
         raise ValidationError({field: error.messages}) from error
 
 
-def _tokens_for(user: User) -> dict[str, str]:
-    refresh = RefreshToken.for_user(user)
+def _tokens_for(user: User, *, family: str, auth_time: int) -> dict[str, str]:
+    """A new refresh token of the family (and its access token), recorded by jti alone.
+
+    simplejwt's RefreshToken.for_user() would store the token's text in OutstandingToken,
+    where the admin, backups and replicas could read and use it: the row gets no text (the
+    blacklist goes by jti). The token expires at the session's end at the latest.
+    """
+    refresh = RefreshToken()
+    refresh[jwt_settings.USER_ID_CLAIM] = str(getattr(user, jwt_settings.USER_ID_FIELD))
+    if jwt_settings.CHECK_REVOKE_TOKEN:
+        refresh[jwt_settings.REVOKE_TOKEN_CLAIM] = get_md5_hash_password(user.password)
+    refresh[FAMILY_CLAIM] = family
+    refresh[AUTH_TIME_CLAIM] = auth_time
+    refresh["exp"] = min(refresh["exp"], _session_end(auth_time))
+    OutstandingToken.objects.create(
+        user=user,
+        jti=refresh[jwt_settings.JTI_CLAIM],
+        token="",
+        created_at=refresh.current_time,
+        expires_at=datetime_from_epoch(refresh["exp"]),
+    )
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
+
+
+def _session_end(auth_time: int) -> int:
+    """When a session that checked the password at auth_time ends (JWT_SESSION_MAX_DAYS)."""
+    return auth_time + int(timedelta(days=settings.JWT_SESSION_MAX_DAYS).total_seconds())
+
+
+def _token_family_revoke(*, family: str, user_id: Any, reason: str) -> None:
+    """No token of the family refreshes again (idempotent)."""
+    RevokedTokenFamily.objects.bulk_create(
+        [RevokedTokenFamily(family=family, user_id=user_id, reason=reason)],
+        ignore_conflicts=True,
+    )
 
 
 def _email_for_audit(email: str) -> str:
@@ -130,7 +168,8 @@ def auth_login(*, email: str, password: str) -> dict[str, str]:
         )
         raise Unauthenticated(BAD_CREDENTIALS)
     with transaction.atomic():
-        tokens = _tokens_for(user)
+        auth_time = int(timezone.now().timestamp())
+        tokens = _tokens_for(user, family=uuid.uuid4().hex, auth_time=auth_time)
         audit_record(action="auth.login_succeeded", target=user, actor=user)
     return tokens
 
@@ -151,6 +190,9 @@ def token_refresh(*, refresh: str) -> dict[str, str]:
     """Rotate a refresh token: the old one is blacklisted; of two racing uses exactly one wins.
 
     The blacklist row has a unique key on the token, so the losing insert fails and is 401.
+    A token used again after its rotation (stolen, or replayed) revokes its whole family, the
+    live token descended from the same login included. No session outlives its login by more
+    than JWT_SESSION_MAX_DAYS.
     """
     # Signature and expiry only: the blacklist is checked below by the unique insert, so a
     # reused token is told apart (and audited as such) from a forged or expired one.
@@ -164,6 +206,9 @@ def token_refresh(*, refresh: str) -> dict[str, str]:
     if payload.get(jwt_settings.TOKEN_TYPE_CLAIM) != "refresh" or not user_id or not jti:
         _record_refresh_failure(reason="invalid")
         raise Unauthenticated(BAD_REFRESH)
+    # A token issued before families existed starts its own, at its own issue time.
+    family = str(payload.get(FAMILY_CLAIM) or jti)
+    auth_time = int(payload.get(AUTH_TIME_CLAIM) or payload.get("iat") or 0)
     user = User.objects.filter(pk=user_id).first()
     if user is None or not user.can_sign_in:
         _record_refresh_failure(reason="account", user_id=user_id)
@@ -175,13 +220,38 @@ def token_refresh(*, refresh: str) -> dict[str, str]:
         # revokes no refresh token, so the token's password hash must still match.
         _record_refresh_failure(reason="password_changed", user_id=user_id)
         raise Unauthenticated(BAD_REFRESH)
+    if timezone.now().timestamp() >= _session_end(auth_time):
+        _record_refresh_failure(reason="session_expired", user_id=user_id)
+        raise Unauthenticated(BAD_REFRESH)
+    if RevokedTokenFamily.objects.filter(family=family).exists():
+        _record_refresh_failure(reason="family_revoked", user_id=user_id)
+        raise Unauthenticated(BAD_REFRESH)
     try:
         with transaction.atomic():
             outstanding = OutstandingToken.objects.get(jti=jti)
             BlacklistedToken.objects.create(token=outstanding)
-            return _tokens_for(user)
-    except (OutstandingToken.DoesNotExist, IntegrityError) as error:
+            tokens = _tokens_for(user, family=family, auth_time=auth_time)
+            audit_record(
+                action="auth.token_refreshed", target=user, actor=user, data={"family": family}
+            )
+            return tokens
+    except OutstandingToken.DoesNotExist as error:
+        _record_refresh_failure(reason="unknown", user_id=user_id)
+        raise Unauthenticated(BAD_REFRESH) from error
+    except IntegrityError as error:
+        # Already rotated out (or logged out): whoever holds the family's newest token may
+        # hold it unlawfully, so the whole family dies. Committed, although the answer is 401.
         _record_refresh_failure(reason="reused", user_id=user_id)
+        with transaction.atomic():
+            _token_family_revoke(
+                family=family, user_id=user.pk, reason=RevokedTokenFamily.Reason.REUSE
+            )
+            audit_record(
+                action="auth.token_reuse_detected",
+                target=user,
+                actor=None,
+                data={"family": family},
+            )
         raise Unauthenticated(BAD_REFRESH) from error
 
 
@@ -197,7 +267,8 @@ def _record_refresh_failure(*, reason: str, user_id: Any = None) -> None:
 
 @service_transaction
 def auth_logout(*, user: User, refresh: str) -> None:
-    """Blacklist the caller's own refresh token; an already-dead one of theirs is fine."""
+    """Blacklist the caller's own refresh token and end its family (the session, even when
+    the token given is an older one of it); an already-dead one of theirs is fine."""
     try:
         payload = token_backend.decode(refresh, verify=True)
     except TokenBackendError as error:
@@ -210,6 +281,11 @@ def auth_logout(*, user: User, refresh: str) -> None:
     if outstanding is None:
         raise ValidationError({"refresh": ["Token is invalid or expired."]})
     BlacklistedToken.objects.get_or_create(token=outstanding)
+    _token_family_revoke(
+        family=str(payload.get(FAMILY_CLAIM) or outstanding.jti),
+        user_id=user.pk,
+        reason=RevokedTokenFamily.Reason.LOGOUT,
+    )
     audit_record(action="auth.logout", target=user, actor=user)
 
 

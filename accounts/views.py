@@ -9,6 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import Throttled
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -45,9 +46,10 @@ from core.permissions import (
     IsStaffRole,
 )
 from core.throttles import (
-    LoginFailureThrottle,
+    LoginAttempt,
     LoginRateThrottle,
     PasswordChangeRateThrottle,
+    PasswordResetEmailAddressRateThrottle,
     PasswordResetEmailRateThrottle,
     PasswordResetRateThrottle,
     RegisterRateThrottle,
@@ -99,27 +101,19 @@ class AuthViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
     }
     throttle_classes_by_action = {
         "register": [RegisterRateThrottle],
-        "token": [LoginRateThrottle, LoginFailureThrottle],
-        "password_reset": [PasswordResetRateThrottle, PasswordResetEmailRateThrottle],
+        # Failed logins per (email, address) and per email: LoginAttempt, in token().
+        "token": [LoginRateThrottle],
+        "password_reset": [
+            PasswordResetRateThrottle,
+            PasswordResetEmailAddressRateThrottle,
+            PasswordResetEmailRateThrottle,
+        ],
         "password_change": [PasswordChangeRateThrottle],
     }
     pagination_class = None
 
     def get_throttles(self):
-        # One set per request, so token() can give back the failure throttle's place.
-        if not hasattr(self, "_throttles"):
-            classes = self.throttle_classes_by_action.get(self.action, [])
-            self._throttles = [throttle() for throttle in classes]
-        return self._throttles
-
-    def throttled(self, request: Request, wait: float | None) -> None:
-        self._login_did_not_fail()  # refused before any password was checked
-        super().throttled(request, wait)
-
-    def _login_did_not_fail(self) -> None:
-        for throttle in self.get_throttles():
-            if isinstance(throttle, LoginFailureThrottle):
-                throttle.give_back()
+        return [throttle() for throttle in self.throttle_classes_by_action.get(self.action, [])]
 
     @extend_schema(request=RegisterInputSerializer, responses={201: UserSerializer})
     @action(detail=False, methods=["post"])
@@ -130,16 +124,19 @@ class AuthViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
     @extend_schema(request=TokenObtainInputSerializer, responses={200: TokenPairSerializer})
     @action(detail=False, methods=["post"])
     def token(self, request: Request) -> Response:
+        data = valid_input(TokenObtainInputSerializer, request)
+        attempt = LoginAttempt(request, email=data["email"])
+        if not attempt.allowed:
+            raise Throttled(wait=attempt.retry_after)
         failed = False
         try:
-            data = valid_input(TokenObtainInputSerializer, request)
             tokens = services.auth_login(email=data["email"], password=data["password"])
         except Unauthenticated:
-            failed = True  # the attempt keeps its place in the email's failure count
+            failed = True  # the attempt keeps its places in the failure counts
             raise
         finally:
             if not failed:
-                self._login_did_not_fail()
+                attempt.did_not_fail()
         return Response(tokens)
 
     @extend_schema(request=RefreshInputSerializer, responses={200: TokenPairSerializer})

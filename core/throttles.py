@@ -1,4 +1,5 @@
-"""Throttles keyed by client_ip(), user or email, counted in the Django cache (Redis in production).
+"""Throttles keyed by client address (an IPv6 client by its /64, see client_network()), user
+or email, counted in the Django cache (Redis in production).
 
 Counting: a fixed window. Time is cut into windows of the rate's period (for "10/min", each
 clock minute), and each (scope, ident, window number) has one counter, created and
@@ -32,6 +33,7 @@ still apply), and a Redis outage must not turn every login into a 500.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import math
 
@@ -105,11 +107,25 @@ class CacheRateThrottle(SimpleRateThrottle):
         return count <= self.num_requests
 
 
+def client_network(request) -> str:
+    """The client address as throttles count it: client_ip(), an IPv6 address widened to its
+    /64 (one subscriber's network: a host there picks any of its 2**64 addresses at will)."""
+    address = client_ip(request)
+    if address is None:
+        return "unknown"
+    parsed = ipaddress.ip_address(address)
+    if parsed.version == 6:
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return address
+
+
 class ClientIPRateThrottle(CacheRateThrottle):
-    """Counts requests per client address, as resolved by client_ip()."""
+    """Counts requests per client address, as resolved by client_network()."""
 
     def get_ident(self, request) -> str:
-        return client_ip(request) or "unknown"
+        return client_network(request)
 
     def get_cache_key(self, request, view) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
@@ -127,46 +143,68 @@ class PasswordResetRateThrottle(ClientIPRateThrottle):
     scope = "password_reset"
 
 
-def _email_digest(request) -> str | None:
-    email = request.data.get("email") if hasattr(request.data, "get") else None
+def _email_digest(email: object) -> str | None:
     if not isinstance(email, str) or not email:
         return None
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
-class PasswordResetEmailRateThrottle(CacheRateThrottle):
-    """Reset requests per target email, so one inbox cannot be flooded from many addresses."""
+class EmailRateThrottle(CacheRateThrottle):
+    """Counts per email: the one given, else the `email` of the request body (DRF's
+    request.data); with per_address, per (email, client network) instead."""
 
-    scope = "password_reset"
+    per_address = False
+
+    def __init__(self, email: str | None = None) -> None:
+        super().__init__()
+        self.email = email
 
     def get_cache_key(self, request, view) -> str | None:
-        digest = _email_digest(request)
+        email = self.email
+        if email is None:
+            data = getattr(request, "data", None)
+            email = data.get("email") if hasattr(data, "get") else None
+        digest = _email_digest(email)
         if digest is None:
             return None
-        return self.cache_format % {"scope": "password_reset_email", "ident": digest}
+        ident = f"{digest}_{client_network(request)}" if self.per_address else digest
+        return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
-class LoginFailureThrottle(CacheRateThrottle):
-    """Failed logins per email, exact however many guesses arrive at once.
+class PasswordResetEmailAddressRateThrottle(EmailRateThrottle):
+    """Reset requests per (email, client network), at THROTTLE_PASSWORD_RESET."""
 
-    Each attempt takes a place in the email's count for the window before the password is
-    checked, and is refused when its place is past the limit; an attempt that did not fail
-    gives its place back (`give_back`): the login succeeded, the request was invalid, or
-    another throttle refused it. Counting only after the check let every guess that was in
-    flight at the same moment through, from as many addresses as the guesser had.
+    scope = "password_reset"
+    per_address = True
+    cache_format = "throttle_%(scope)s_email_address_%(ident)s"
+
+
+class PasswordResetEmailRateThrottle(EmailRateThrottle):
+    """Reset requests per target email whatever the address, at the looser
+    THROTTLE_PASSWORD_RESET_EMAIL_CEILING: one inbox cannot be flooded from many addresses,
+    and a requester elsewhere cannot stop the owner's request below it."""
+
+    scope = "password_reset_email"
+
+
+class LoginFailureThrottle(EmailRateThrottle):
+    """Failed logins per (email, client network), exact however many guesses arrive at once.
+
+    Each attempt takes a place in the count for the window before the password is checked,
+    and is refused when its place is past the limit; an attempt that did not fail gives its
+    place back (`give_back`): the login succeeded, the request was invalid, or another
+    throttle refused it. Counting only after the check let every guess that was in flight at
+    the same moment through, from as many addresses as the guesser had. Keyed on the pair,
+    so failures from elsewhere do not lock the owner out; LoginFailureCeilingThrottle bounds
+    the email's failures from everywhere. Use them through LoginAttempt.
     """
 
     scope = "login_failures"
+    per_address = True
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, email: str | None = None) -> None:
+        super().__init__(email)
         self.taken: tuple[str, float] | None = None  # (counter key, when) of this attempt
-
-    def get_cache_key(self, request, view) -> str | None:
-        digest = _email_digest(request)
-        if digest is None:
-            return None
-        return self.cache_format % {"scope": self.scope, "ident": digest}
 
     def count(self, key: str, delta: int = 1) -> int:
         counted = super().count(key, delta)
@@ -183,6 +221,39 @@ class LoginFailureThrottle(CacheRateThrottle):
             _incr(self.cache, self.window_key(key), math.ceil(self.wait()) + 1, -1)
         except CACHE_ERRORS as error:
             _cache_unavailable(self.scope, error)
+
+
+class LoginFailureCeilingThrottle(LoginFailureThrottle):
+    """Failed logins per email from every address, at THROTTLE_LOGIN_EMAIL_CEILING."""
+
+    scope = "login_failures_email"
+    per_address = False
+
+
+class LoginAttempt:
+    """One password check's places in the failed-login counts of its email: per (email, client
+    network) at THROTTLE_LOGIN and per email at THROTTLE_LOGIN_EMAIL_CEILING. Every login form
+    uses it (the API's auth/token/, the admin login, any later one), so all share the counts.
+
+        attempt = LoginAttempt(request, email=email)
+        if not attempt.allowed:
+            ...  # 429 with Retry-After: attempt.retry_after; no password was checked
+        ...  # check the password; unless the check failed: attempt.did_not_fail()
+    """
+
+    def __init__(self, request, *, email: str) -> None:
+        self.throttles = [LoginFailureThrottle(email), LoginFailureCeilingThrottle(email)]
+        # Every counter takes the place, so each one's count stays exact when another refuses.
+        refused = [t for t in self.throttles if not t.allow_request(request, None)]
+        self.allowed = not refused
+        self.retry_after = max((t.wait() for t in refused), default=0.0)
+        if refused:
+            self.did_not_fail()
+
+    def did_not_fail(self) -> None:
+        """Give the places back: the login succeeded, or no password was checked."""
+        for throttle in self.throttles:
+            throttle.give_back()
 
 
 class UserRateThrottle(CacheRateThrottle):

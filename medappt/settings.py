@@ -165,6 +165,9 @@ PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
 
 JWT_ACCESS_MINUTES = env.int("JWT_ACCESS_MINUTES", default=5)
 JWT_REFRESH_DAYS = env.int("JWT_REFRESH_DAYS", default=7)
+# A login's session (its refresh token and every rotation of it) ends this long after the
+# password was checked, however often it is refreshed.
+JWT_SESSION_MAX_DAYS = env.int("JWT_SESSION_MAX_DAYS", default=30)
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=JWT_ACCESS_MINUTES),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=JWT_REFRESH_DAYS),
@@ -184,8 +187,14 @@ SIMPLE_JWT = {
 # REST API
 # ---------------------------------------------------------------------------
 THROTTLE_LOGIN = env.str("THROTTLE_LOGIN", default="10/min")
+# Failed logins per email from every address (API and admin together); THROTTLE_LOGIN limits
+# them per (email, client address), so failures elsewhere lock nobody out below this ceiling.
+THROTTLE_LOGIN_EMAIL_CEILING = env.str("THROTTLE_LOGIN_EMAIL_CEILING", default="50/hour")
 THROTTLE_REGISTER = env.str("THROTTLE_REGISTER", default="5/min")
 THROTTLE_PASSWORD_RESET = env.str("THROTTLE_PASSWORD_RESET", default="5/hour")
+THROTTLE_PASSWORD_RESET_EMAIL_CEILING = env.str(
+    "THROTTLE_PASSWORD_RESET_EMAIL_CEILING", default="20/hour"
+)
 THROTTLE_PASSWORD_CHANGE = env.str("THROTTLE_PASSWORD_CHANGE", default="5/min")
 THROTTLE_BOOKING = env.str("THROTTLE_BOOKING", default="30/min")
 
@@ -202,8 +211,10 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "login": THROTTLE_LOGIN,
         "login_failures": THROTTLE_LOGIN,
+        "login_failures_email": THROTTLE_LOGIN_EMAIL_CEILING,
         "register": THROTTLE_REGISTER,
         "password_reset": THROTTLE_PASSWORD_RESET,
+        "password_reset_email": THROTTLE_PASSWORD_RESET_EMAIL_CEILING,
         "password_change": THROTTLE_PASSWORD_CHANGE,
         "booking": THROTTLE_BOOKING,
     },

@@ -85,7 +85,7 @@ def test_logins_are_limited_per_client_address(rates, patient):
 
 
 def test_failed_logins_are_limited_per_email_whatever_the_address(rates, patient):
-    rates(login="100/min", login_failures="3/min")
+    rates(login="100/min", login_failures="3/min", login_failures_email="3/min")
     for n in range(3):
         response = login(patient.email, "wrong-guess", REMOTE_ADDR=f"198.51.100.{n + 1}")
         assert response.status_code == 401
@@ -116,7 +116,7 @@ def test_invalid_login_requests_do_not_count_as_failures(rates, patient):
 
 
 def test_a_login_refused_per_address_does_not_count_against_the_email(rates, patient):
-    rates(login="1/min", login_failures="2/min")
+    rates(login="1/min", login_failures="2/min", login_failures_email="2/min")
     assert login(patient.email, "wrong-guess", REMOTE_ADDR="198.51.100.21").status_code == 401
     assert_throttled(login(patient.email, "wrong-guess", REMOTE_ADDR="198.51.100.21"))
 
@@ -128,7 +128,7 @@ def test_a_login_refused_per_address_does_not_count_against_the_email(rates, pat
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_simultaneous_guesses_from_many_addresses_get_no_more_than_the_limit(rates):
-    rates(login="100/min", login_failures="3/min")
+    rates(login="100/min", login_failures="3/min", login_failures_email="3/min")
     target = PatientFactory()
 
     def guess(n: int):
@@ -166,7 +166,7 @@ def test_password_reset_requests_are_limited_per_client_address(rates, anon_clie
 def test_password_reset_requests_are_limited_per_email_whatever_the_address(
     rates, anon_client, patient
 ):
-    rates(password_reset="3/hour")
+    rates(password_reset="3/hour", password_reset_email="3/hour")
     for n in range(3):
         response = anon_client.post(
             PASSWORD_RESET_URL, {"email": patient.email}, REMOTE_ADDR=f"10.0.0.{n + 1}"
