@@ -4,6 +4,7 @@ A `.env` file next to manage.py is read when present. Safe local defaults; value
 must be secret are required as soon as DEBUG is off.
 """
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -284,6 +285,13 @@ STORAGES = {
 # Security
 # ---------------------------------------------------------------------------
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Peers (CIDRs) whose X-Forwarded-For is read at all; empty trusts none (medappt/context.py).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy.strip(), strict=False)
+    except ValueError as _error:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not a CIDR") from _error
 if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 

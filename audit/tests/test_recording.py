@@ -151,6 +151,7 @@ def test_actor_of_a_read_event_comes_from_jwt_authentication(doctor):
 
 def test_behind_one_trusted_proxy_the_address_is_the_forwarded_one(settings, doctor):
     settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     appointment = PendingAppointmentFactory(time_block__doctor=doctor)
 
     client_for(doctor).post(

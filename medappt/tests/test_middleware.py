@@ -158,12 +158,14 @@ def test_client_ip_without_trusted_proxies_ignores_a_forged_forwarded_for(settin
 
 def test_client_ip_with_one_proxy_is_the_last_forwarded_entry(settings):
     settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     assert client_ip(request_with("10.0.0.1", "6.6.6.6, 198.51.100.7")) == "198.51.100.7"
     assert client_ip(request_with("10.0.0.1", "198.51.100.7")) == "198.51.100.7"
 
 
 def test_client_ip_with_two_proxies_is_the_second_from_the_right(settings):
     settings.TRUSTED_PROXY_COUNT = 2
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     forwarded = "6.6.6.6, 198.51.100.7, 10.1.1.1"
     assert client_ip(request_with("10.0.0.1", forwarded)) == "198.51.100.7"
 
@@ -171,17 +173,20 @@ def test_client_ip_with_two_proxies_is_the_second_from_the_right(settings):
 @pytest.mark.parametrize("forwarded", [None, "", "198.51.100.7", " , "])
 def test_client_ip_with_fewer_entries_than_proxies_is_remote_addr(settings, forwarded):
     settings.TRUSTED_PROXY_COUNT = 2
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     assert client_ip(request_with("10.0.0.1", forwarded)) == "10.0.0.1"
 
 
 def test_client_ip_accepts_ipv6(settings):
     settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     assert client_ip(request_with("10.0.0.1", "2001:db8::1")) == "2001:db8::1"
 
 
 @pytest.mark.parametrize("bad", ["unknown", "1.2.3.4:5678", "<script>", "999.1.1.1"])
 def test_client_ip_never_returns_something_that_is_not_an_address(settings, bad):
     settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     assert client_ip(request_with("10.0.0.1", bad)) == "10.0.0.1"
     settings.TRUSTED_PROXY_COUNT = 0
     assert client_ip(request_with(bad)) is None
@@ -200,6 +205,7 @@ REGISTRATION = {
 
 def test_audit_rows_carry_the_request_ip_user_agent_and_request_id(anon_client, settings):
     settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     response = anon_client.post(
         "/api/v1/auth/register/",
         REGISTRATION,
@@ -228,6 +234,7 @@ def test_a_garbage_forwarded_entry_is_not_stored_and_does_not_fail_the_request(
     anon_client, settings
 ):
     settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     response = anon_client.post(
         "/api/v1/auth/register/",
         REGISTRATION,

@@ -1,0 +1,57 @@
+"""Security review, round 2 (issue 15): regression tests for the findings closed on sec-a.
+
+Each section names its finding; SECURITY.md's last section says how each is prevented.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.test import RequestFactory
+
+from medappt.context import client_ip
+from medappt.tests import test_settings
+from medappt.tests.test_settings import PRODUCTION_ENV
+
+# The settings tests' fixture: start-up checked in a fresh interpreter with a given env.
+run_django = test_settings.run_django
+
+
+# ---------------------------------------------------------------------------
+# Finding 6: X-Forwarded-For only from a peer in TRUSTED_PROXIES
+# ---------------------------------------------------------------------------
+def _request(remote_addr: str, forwarded: str):
+    return RequestFactory().get("/", REMOTE_ADDR=remote_addr, HTTP_X_FORWARDED_FOR=forwarded)
+
+
+def test_forwarded_for_from_a_peer_outside_trusted_proxies_is_ignored(settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    assert client_ip(_request("203.0.113.9", "198.51.100.7")) == "203.0.113.9"
+
+
+def test_forwarded_for_is_ignored_while_trusted_proxies_is_empty(settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = []
+    assert client_ip(_request("10.0.0.1", "198.51.100.7")) == "10.0.0.1"
+
+
+@pytest.mark.parametrize(
+    "proxies", [["10.0.0.0/8"], ["192.0.2.1", "10.0.0.1/32"], ["::1", "10.0.0.0/24"]]
+)
+def test_forwarded_for_from_a_trusted_proxy_is_honoured(settings, proxies):
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = proxies
+    assert client_ip(_request("10.0.0.1", "6.6.6.6, 198.51.100.7")) == "198.51.100.7"
+
+
+def test_trusted_proxies_defaults_to_none_and_a_malformed_entry_stops_start_up(run_django):
+    code = "from django.conf import settings\nprint(settings.TRUSTED_PROXIES)\n"
+    result = run_django(PRODUCTION_ENV, code=code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+    result = run_django({**PRODUCTION_ENV, "TRUSTED_PROXIES": "10.0.0.0/8,proxy.internal"})
+    assert result.returncode != 0
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("django.core.exceptions.ImproperlyConfigured:")
+    assert "TRUSTED_PROXIES" in last_line
