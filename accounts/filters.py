@@ -12,6 +12,9 @@ from accounts.models import DoctorProfile, User
 from medappt.filters import AwareDateTimeFilter, StrictBooleanFilter
 
 MAX_AVAILABILITY_SPAN = datetime.timedelta(days=62)
+# A one-sided window stops at the ends of time rather than overflowing past them.
+EARLIEST = datetime.datetime.min.replace(tzinfo=datetime.UTC)
+LATEST = datetime.datetime.max.replace(tzinfo=datetime.UTC)
 
 
 class UserFilter(django_filters.FilterSet):
@@ -72,8 +75,14 @@ class DoctorFilter(django_filters.FilterSet):
             return queryset
         from scheduling.selectors import doctors_with_free_blocks
 
-        start = start or (end - MAX_AVAILABILITY_SPAN)
-        end = end or (start + MAX_AVAILABILITY_SPAN)
+        if start is None:
+            start = (
+                end - MAX_AVAILABILITY_SPAN if end - EARLIEST > MAX_AVAILABILITY_SPAN else EARLIEST
+            )
+        if end is None:
+            end = (
+                start + MAX_AVAILABILITY_SPAN if LATEST - start > MAX_AVAILABILITY_SPAN else LATEST
+            )
         return queryset.filter(doctors_with_free_blocks(start=start, end=end))
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:

@@ -55,3 +55,46 @@ def test_trusted_proxies_defaults_to_none_and_a_malformed_entry_stops_start_up(r
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line.startswith("django.core.exceptions.ImproperlyConfigured:")
     assert "TRUSTED_PROXIES" in last_line
+
+
+# ---------------------------------------------------------------------------
+# Finding 8: inputs that gave an unauthenticated 500 are 400s with the usual shape
+# ---------------------------------------------------------------------------
+@pytest.mark.django_db
+@pytest.mark.parametrize("depth", [33, 5_000, 100_000])
+def test_a_deeply_nested_json_body_is_a_400(anon_client, depth):
+    body = "[" * depth + "]" * depth
+    response = anon_client.generic(
+        "POST", "/api/v1/auth/register/", data=body, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert set(response.json()) == {"detail"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query",
+    [
+        "available_from=9999-12-31T00:00:00Z",
+        "available_to=0001-01-01T00:00:00Z",
+        "available_from=9999-12-31T23:59:59%2B14:00",
+        "available_to=0001-01-01T00:00:00-14:00",
+    ],
+)
+def test_doctor_availability_filter_at_the_ends_of_time_is_a_400_or_a_list(anon_client, query):
+    response = anon_client.get(f"/api/v1/doctors/?{query}")
+    assert response.status_code in (200, 400)
+    if response.status_code == 400:
+        assert set(response.json()) <= {"available_from", "available_to"}
+
+
+@pytest.mark.django_db
+def test_json_nested_within_the_bound_is_parsed_as_usual(anon_client):
+    from medappt.parsers import MAX_JSON_DEPTH
+
+    body = {"email": "a@example.com"}
+    for _ in range(MAX_JSON_DEPTH - 1):
+        body = {"nested": body}
+    response = anon_client.post("/api/v1/auth/register/", body, format="json")
+    assert response.status_code == 400
+    assert "detail" not in response.json()  # field errors: the body was parsed
