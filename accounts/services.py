@@ -5,7 +5,6 @@ Each service is keyword-only, runs in one transaction and records its audit even
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from django.conf import settings
@@ -13,6 +12,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.crypto import salted_hmac
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
@@ -59,12 +59,19 @@ def _tokens_for(user: User) -> dict[str, str]:
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
 
 
+# Salt of the server-keyed digest of login strings that are not emails (often a password).
+LOGIN_STRING_SALT = "medappt.accounts.login_failed.email"
+
+
 def _email_for_audit(email: str) -> str:
-    """The attempted email if it is a valid address, else its sha256 (never a stray secret)."""
+    """The attempted email if it is a valid address, else an HMAC-SHA256 of it keyed by the
+    server: repeats still correlate, but a leaked audit row cannot be brute-forced offline
+    (a bare sha256 of a password typed in the email field can)."""
     try:
         validate_email(email)
     except ValidationError:
-        return hashlib.sha256(email.encode("utf-8", "replace")).hexdigest()
+        value = email.encode("utf-8", "replace")
+        return salted_hmac(LOGIN_STRING_SALT, value, algorithm="sha256").hexdigest()
     return normalize_email(email)
 
 
