@@ -1,0 +1,57 @@
+"""Security review, round 2 (issue 15): audit findings closed on sec-a (SECURITY.md)."""
+
+from __future__ import annotations
+
+import pytest
+import time_machine
+
+from audit.services import audit_record
+from audit.tests.test_api_audit import T0, WINDOW, export_csv
+from medappt.context import RequestContext, reset_context, set_context
+
+pytestmark = pytest.mark.django_db
+
+
+# ---------------------------------------------------------------------------
+# Finding 10: CSV formulas are neutralised after any leading whitespace too
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "value",
+    [
+        ' =HYPERLINK("https://evil.example")',
+        "   +cmd|' /C calc'!A0",
+        "\n-2+3",
+        " \t@SUM(1+1)",
+        "\u00a0=1+1",
+        "\u3000=1+1",
+        "\r\n=1+1",
+        "\t=1+1",
+        "\r=1+1",
+    ],
+)
+def test_export_neutralises_formulas_behind_leading_whitespace(admin_client, value):
+    token = set_context(RequestContext(ip="203.0.113.5", user_agent=value, request_id="r-1"))
+    try:
+        with time_machine.travel(T0, tick=False):
+            audit_record(action=value, target_type="user", target_id=value, actor=None)
+    finally:
+        reset_context(token)
+
+    _, (row,) = export_csv(admin_client, **WINDOW)
+
+    for column in ("user_agent", "action", "target_id"):
+        assert row[column] == "'" + value, column
+
+
+@pytest.mark.parametrize("value", ["Mozilla/5.0 (X11)", " plain text", "a=b", "user.created"])
+def test_export_leaves_cells_without_a_formula_alone(admin_client, value):
+    token = set_context(RequestContext(user_agent=value))
+    try:
+        with time_machine.travel(T0, tick=False):
+            audit_record(action="test.event", actor=None)
+    finally:
+        reset_context(token)
+
+    _, (row,) = export_csv(admin_client, **WINDOW)
+
+    assert row["user_agent"] == value
