@@ -35,6 +35,9 @@ if DEBUG:
 else:
     SECRET_KEY = _required("SECRET_KEY", "it signs sessions, tokens and password-reset links.")
     AUDIT_CHAIN_KEY = _required("AUDIT_CHAIN_KEY", "it keys the HMAC chain sealing the audit log.")
+if AUDIT_CHAIN_KEY == SECRET_KEY:
+    # Whoever holds the web servers' SECRET_KEY could then reseal an edited audit chain.
+    raise ImproperlyConfigured("AUDIT_CHAIN_KEY must differ from SECRET_KEY.")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 import time_machine
+from django.db import DatabaseError, transaction
 
+from audit.models import AuditEvent
 from audit.services import audit_record
+from audit.tests.helpers import raw_sql
 from audit.tests.test_api_audit import T0, WINDOW, export_csv
 from medappt.context import RequestContext, reset_context, set_context
 
@@ -55,3 +58,25 @@ def test_export_leaves_cells_without_a_formula_alone(admin_client, value):
     _, (row,) = export_csv(admin_client, **WINDOW)
 
     assert row["user_agent"] == value
+
+
+# ---------------------------------------------------------------------------
+# Finding 11: TRUNCATE of the audit table is refused on PostgreSQL
+# ---------------------------------------------------------------------------
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "TRUNCATE audit_auditevent",
+        "TRUNCATE TABLE ONLY audit_auditevent RESTART IDENTITY",
+        "TRUNCATE accounts_user, audit_auditevent CASCADE",
+    ],
+)
+def test_truncating_the_audit_table_is_refused(sql):
+    event = audit_record(action="user.updated", target_type="user", target_id=7, actor=None)
+
+    with pytest.raises(DatabaseError) as error, transaction.atomic():
+        raw_sql(sql, None)
+
+    assert "append-only" in str(error.value)
+    assert AuditEvent.objects.filter(pk=event.pk).exists()

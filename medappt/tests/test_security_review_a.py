@@ -98,3 +98,16 @@ def test_json_nested_within_the_bound_is_parsed_as_usual(anon_client):
     response = anon_client.post("/api/v1/auth/register/", body, format="json")
     assert response.status_code == 400
     assert "detail" not in response.json()  # field errors: the body was parsed
+
+
+# ---------------------------------------------------------------------------
+# Finding 11: the audit chain key must not be the SECRET_KEY
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("debug", ["false", "true"])
+def test_start_up_fails_when_the_audit_chain_key_is_the_secret_key(run_django, debug):
+    env = {**PRODUCTION_ENV, "DEBUG": debug, "AUDIT_CHAIN_KEY": PRODUCTION_ENV["SECRET_KEY"]}
+    result = run_django(env)
+    assert result.returncode != 0
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("django.core.exceptions.ImproperlyConfigured:")
+    assert "AUDIT_CHAIN_KEY" in last_line
