@@ -56,6 +56,7 @@ from accounts.throttles import (
     PasswordResetEmailRateThrottle,
     PasswordResetRateThrottle,
     RegisterRateThrottle,
+    UploadRateThrottle,
 )
 from audit.services import audit_record_patient_views
 from medappt.exceptions import Unauthenticated
@@ -118,6 +119,7 @@ class AuthViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
         "token": [LoginRateThrottle, LoginFailureThrottle],
         "password_reset": [PasswordResetRateThrottle, PasswordResetEmailRateThrottle],
         "password_change": [PasswordChangeRateThrottle],
+        "me_photo": [UploadRateThrottle],
     }
     pagination_class = None
 
@@ -398,6 +400,7 @@ class DoctorViewSet(ActionPermissionsMixin, viewsets.ReadOnlyModelViewSet):
         methods=["put", "delete"],
         url_path="me/photo",
         parser_classes=[MultiPartParser],
+        throttle_classes=[UploadRateThrottle],
         filter_backends=[],
         pagination_class=None,
     )

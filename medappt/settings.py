@@ -191,6 +191,8 @@ THROTTLE_REGISTER = env.str("THROTTLE_REGISTER", default="5/min")
 THROTTLE_PASSWORD_RESET = env.str("THROTTLE_PASSWORD_RESET", default="5/hour")
 THROTTLE_PASSWORD_CHANGE = env.str("THROTTLE_PASSWORD_CHANGE", default="5/min")
 THROTTLE_BOOKING = env.str("THROTTLE_BOOKING", default="30/min")
+THROTTLE_SCHEMA = env.str("THROTTLE_SCHEMA", default="30/min")
+THROTTLE_UPLOAD = env.str("THROTTLE_UPLOAD", default="10/hour")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.JWTAuthentication"],
@@ -209,6 +211,8 @@ REST_FRAMEWORK = {
         "password_reset": THROTTLE_PASSWORD_RESET,
         "password_change": THROTTLE_PASSWORD_CHANGE,
         "booking": THROTTLE_BOOKING,
+        "schema": THROTTLE_SCHEMA,
+        "upload": THROTTLE_UPLOAD,
     },
     "DATETIME_FORMAT": "iso-8601",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

@@ -44,3 +44,52 @@ def test_the_digest_is_keyed_by_the_server(settings):
 def test_the_admin_login_keys_its_digest_the_same_way():
     auth_admin_login_failed(email="hunter2")
     assert _failed_login_digest() != hashlib.sha256(b"hunter2").hexdigest()
+
+
+# ---------------------------------------------------------------------------
+# Finding 13: photo uploads are throttled per user
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("role", "url"),
+    [
+        ("patient", "/api/v1/auth/me/photo/"),
+        ("doctor", "/api/v1/auth/me/photo/"),
+        ("doctor", "/api/v1/doctors/me/photo/"),
+    ],
+)
+def test_photo_uploads_are_throttled_per_user(
+    request, settings, tmp_path, throttle_rates, role, url
+):
+    from accounts.tests.test_api_photos import image_bytes, put_photo
+    from conftest import client_for
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    throttle_rates(upload="2/hour")
+    client = client_for(request.getfixturevalue(role))
+    for _ in range(2):
+        assert put_photo(client, image_bytes("JPEG"), url=url).status_code == 200
+
+    refused = put_photo(client, image_bytes("JPEG"), url=url)
+    assert refused.status_code == 429
+    assert refused["Retry-After"]
+    # Deleting is not an upload; another user has their own count.
+    assert client.delete(url).status_code == 204
+    other = client_for(request.getfixturevalue("other_patient"))
+    assert put_photo(other, image_bytes("JPEG")).status_code == 200
+
+
+def test_the_two_photo_urls_of_a_doctor_share_one_count(settings, tmp_path, throttle_rates, doctor):
+    from accounts.tests.test_api_photos import image_bytes, put_photo
+    from conftest import client_for
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    throttle_rates(upload="1/hour")
+    client = client_for(doctor)
+    assert put_photo(client, image_bytes("JPEG"), url="/api/v1/auth/me/photo/").status_code == 200
+    refused = put_photo(client, image_bytes("JPEG"), url="/api/v1/doctors/me/photo/")
+    assert refused.status_code == 429
+
+
+def test_the_upload_throttle_has_a_default_rate(settings):
+    assert settings.THROTTLE_UPLOAD == "10/hour"
+    assert settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["upload"] == "10/hour"

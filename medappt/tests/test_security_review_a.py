@@ -111,3 +111,80 @@ def test_start_up_fails_when_the_audit_chain_key_is_the_secret_key(run_django, d
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line.startswith("django.core.exceptions.ImproperlyConfigured:")
     assert "AUDIT_CHAIN_KEY" in last_line
+
+
+# ---------------------------------------------------------------------------
+# Finding 13: the schema is generated once per process and language, and throttled
+# ---------------------------------------------------------------------------
+@pytest.fixture
+def generations(monkeypatch):
+    """How many times the OpenAPI schema was generated (from a cold cache)."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    from medappt import docs
+
+    docs.forget_schemas()
+    calls = []
+    original = SchemaGenerator.get_schema
+
+    def counted(self, *args, **kwargs):
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SchemaGenerator, "get_schema", counted)
+    yield calls
+    docs.forget_schemas()
+
+
+@pytest.mark.django_db
+def test_the_schema_is_generated_once_and_then_served_from_memory(anon_client, generations):
+    first = anon_client.get("/api/schema/?format=json")
+    second = anon_client.get("/api/schema/?format=json")
+    yaml = anon_client.get("/api/schema/")
+
+    assert (first.status_code, second.status_code, yaml.status_code) == (200, 200, 200)
+    assert first.json() == second.json()
+    assert len(generations) == 1
+
+
+@pytest.mark.django_db
+def test_the_schema_cache_is_keyed_by_language_and_version(anon_client, generations):
+    anon_client.get("/api/schema/?format=json")
+    anon_client.get("/api/schema/?format=json&lang=es")
+    anon_client.get("/api/schema/?format=json&lang=es")
+    assert len(generations) == 2
+
+    versioned = anon_client.get("/api/schema/?format=json&version=2.0")
+    assert versioned.json()["info"]["version"] == "1.0.0 (2.0)"
+    assert len(generations) == 3
+
+
+@pytest.mark.django_db
+def test_the_schema_cache_stays_small_whatever_the_query(anon_client, generations):
+    from medappt import docs
+
+    for n in range(docs.MAX_CACHED_SCHEMAS + 5):
+        response = anon_client.get(f"/api/schema/?format=json&version=v{n}&lang=zz-{n}")
+        assert response.status_code == 200
+    assert len(docs._schemas) <= docs.MAX_CACHED_SCHEMAS
+
+
+@pytest.mark.django_db
+def test_the_schema_is_throttled_per_address(anon_client, monkeypatch):
+    from rest_framework.throttling import SimpleRateThrottle
+
+    rates = {**SimpleRateThrottle.THROTTLE_RATES, "schema": "2/min"}
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
+    for _ in range(2):
+        assert anon_client.get("/api/schema/", REMOTE_ADDR="198.51.100.1").status_code == 200
+
+    refused = anon_client.get("/api/schema/", REMOTE_ADDR="198.51.100.1")
+    assert refused.status_code == 429
+    assert refused["Retry-After"]
+    assert set(refused.json()) == {"detail"}
+    assert anon_client.get("/api/schema/", REMOTE_ADDR="198.51.100.2").status_code == 200
+
+
+def test_the_schema_throttle_has_a_default_rate(settings):
+    assert settings.THROTTLE_SCHEMA == "30/min"
+    assert settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["schema"] == "30/min"
