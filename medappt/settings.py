@@ -166,6 +166,9 @@ PASSWORD_RESET_URL = env.str(
 )
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
 
+# Its own key, so rotating it (logging everyone out of the API) and rotating SECRET_KEY
+# (sessions, reset links) are separate decisions. Empty or unset: SECRET_KEY.
+JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY
 JWT_ACCESS_MINUTES = env.int("JWT_ACCESS_MINUTES", default=5)
 JWT_REFRESH_DAYS = env.int("JWT_REFRESH_DAYS", default=7)
 SIMPLE_JWT = {
@@ -177,7 +180,7 @@ SIMPLE_JWT = {
     # Access tokens carry a hash of the password: changing it kills every live token.
     "CHECK_REVOKE_TOKEN": True,
     "ALGORITHM": "HS256",
-    "SIGNING_KEY": SECRET_KEY,
+    "SIGNING_KEY": JWT_SIGNING_KEY,
     "AUTH_HEADER_TYPES": ("Bearer",),
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",

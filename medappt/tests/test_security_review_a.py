@@ -5,6 +5,8 @@ Each section names its finding; SECURITY.md's last section says how each is prev
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.test import RequestFactory
 
@@ -188,3 +190,48 @@ def test_the_schema_is_throttled_per_address(anon_client, monkeypatch):
 def test_the_schema_throttle_has_a_default_rate(settings):
     assert settings.THROTTLE_SCHEMA == "30/min"
     assert settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["schema"] == "30/min"
+
+
+# ---------------------------------------------------------------------------
+# Finding 15: JWTs are signed with JWT_SIGNING_KEY, which defaults to SECRET_KEY
+# ---------------------------------------------------------------------------
+JWT_CHECK = """
+import datetime, json, jwt
+from django.conf import settings
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import AccessToken
+
+now = datetime.datetime.now(datetime.UTC)
+claims = {"token_type": "access", "exp": now + datetime.timedelta(minutes=5),
+          "iat": now, "jti": "abc", "user_id": "1"}
+verdicts = {}
+for name, key in [("secret_key", settings.SECRET_KEY), ("jwt_key", settings.JWT_SIGNING_KEY)]:
+    try:
+        AccessToken(jwt.encode(claims, key, algorithm="HS256"))
+        verdicts[name] = "accepted"
+    except TokenError:
+        verdicts[name] = "refused"
+issued = AccessToken()
+verdicts["issued_verifies_with_jwt_key"] = bool(
+    jwt.decode(str(issued), settings.JWT_SIGNING_KEY, algorithms=["HS256"],
+               options={"verify_exp": False}))
+print(json.dumps(verdicts))
+"""
+
+
+def test_a_token_signed_with_the_secret_key_is_refused_when_the_jwt_key_differs(run_django):
+    env = {**PRODUCTION_ENV, "JWT_SIGNING_KEY": "a-separate-jwt-signing-key-0123456789abcdef"}
+    result = run_django(env, code=JWT_CHECK)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "secret_key": "refused",
+        "jwt_key": "accepted",
+        "issued_verifies_with_jwt_key": True,
+    }
+
+
+def test_the_jwt_signing_key_defaults_to_the_secret_key(run_django):
+    code = "from django.conf import settings as s\nprint(s.JWT_SIGNING_KEY == s.SECRET_KEY)\n"
+    result = run_django(PRODUCTION_ENV, code=code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
