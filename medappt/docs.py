@@ -13,7 +13,11 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpResponseBase
 from django.utils import translation
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -80,8 +84,9 @@ class SchemaView(JSONErrorsMixin, SpectacularAPIView):
         )
 
 
-class SwaggerView(JSONErrorsMixin, SpectacularSwaggerView):
-    """GET /api/docs/: Swagger UI, served from drf-spectacular-sidecar's static files."""
+class SwaggerView(JSONErrorsMixin, SpectacularSwaggerSplitView):
+    """GET /api/docs/: Swagger UI, served from drf-spectacular-sidecar's static files; its
+    start script comes from /api/docs/?script, so the page needs no inline script (CSP)."""
 
 
 class RedocView(JSONErrorsMixin, SpectacularRedocView):

@@ -1,5 +1,5 @@
-"""Early middleware: request context and log line, health probes, body-size limit; and
-django-auditlog's middleware taught to use client_ip()."""
+"""Early middleware: request context and log line, health probes, browser policy headers,
+body-size limit; and django-auditlog's middleware taught to use client_ip()."""
 
 from __future__ import annotations
 
@@ -73,6 +73,30 @@ class RequestContextMiddleware:
             (time.perf_counter() - started) * 1000,
             request_id,
         )
+        return response
+
+
+# Pages a browser renders: the Django admin and the API docs (drf-spectacular-sidecar files).
+CSP_PATH_PREFIXES = ("/admin/", "/api/docs/", "/api/redoc/")
+
+
+class BrowserPolicyMiddleware:
+    """A Content-Security-Policy on the admin and API docs pages, and `Cache-Control:
+    no-store` on every /api/ answer that does not set its own (only photos do).
+
+    Every /api/ answer, not just those with patient data: the rule cannot be got wrong by a
+    new endpoint, and the public directory reads lose nothing (they are cached server side).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.path.startswith(CSP_PATH_PREFIXES):
+            response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
+        if request.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
 
 

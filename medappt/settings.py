@@ -70,6 +70,8 @@ MIDDLEWARE = [
     # nosniff, Referrer-Policy and X-Frame-Options too.
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # CSP on the admin and docs pages, no-store on /api/; outside the 413 as well.
+    "medappt.middleware.BrowserPolicyMiddleware",
     # Before any middleware that answers on its own, so browsers can read those answers (413).
     "corsheaders.middleware.CorsMiddleware",
     "medappt.middleware.BodySizeLimitMiddleware",
@@ -229,6 +231,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No badge image from validator.swagger.io (an outside request the CSP would refuse).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
@@ -312,9 +316,31 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+# Admin sessions (the API uses JWTs): a working day, not Django's two weeks.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# The admin and the API docs (BrowserPolicyMiddleware). Scripts only from our own files: the
+# Swagger UI start script is served from a URL (SpectacularSwaggerSplitView), ReDoc needs
+# none. Styles allow 'unsafe-inline': Swagger UI, ReDoc and the admin set style attributes
+# (styles cannot run code). data: images and fonts are the UIs' inlined icons; ReDoc runs its
+# search in a blob: worker.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "worker-src 'self' blob:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/.*$"

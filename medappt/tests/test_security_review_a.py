@@ -235,3 +235,130 @@ def test_the_jwt_signing_key_defaults_to_the_secret_key(run_django):
     result = run_django(PRODUCTION_ENV, code=code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True"
+
+
+# ---------------------------------------------------------------------------
+# Finding 16: admin sessions, CSP on the admin and the API docs, no-store on the API
+# ---------------------------------------------------------------------------
+def _csp(response) -> dict[str, list[str]]:
+    directives = {}
+    for part in response["Content-Security-Policy"].split(";"):
+        name, *values = part.split()
+        directives[name] = values
+    return directives
+
+
+def test_admin_sessions_last_eight_hours_by_default(run_django):
+    code = "from django.conf import settings as s\nprint(s.SESSION_COOKIE_AGE)\n"
+    result = run_django(PRODUCTION_ENV, code=code)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) == 8 * 3600
+    result = run_django({**PRODUCTION_ENV, "SESSION_COOKIE_AGE": "3600"}, code=code)
+    assert int(result.stdout) == 3600
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ["/admin/login/", "/admin/", "/api/docs/", "/api/redoc/"])
+def test_admin_and_docs_pages_carry_a_csp_without_inline_scripts(client, url):
+    response = client.get(url)
+    assert response.status_code in (200, 302)
+    csp = _csp(response)
+    assert csp["script-src"] == ["'self'"]
+    assert csp["object-src"] == ["'none'"]
+    assert csp["frame-ancestors"] == ["'none'"]
+    assert csp["base-uri"] == ["'none'"]
+    assert "'unsafe-inline'" not in csp["default-src"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ["/api/docs/", "/api/redoc/", "/admin/login/"])
+def test_docs_and_admin_pages_have_no_inline_script(client, url):
+    import re
+
+    html = client.get(url).content.decode()
+    scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", html, flags=re.DOTALL)
+    for attributes, body in scripts:
+        # Executable scripts come from files; JSON data blocks are not executed.
+        assert "src=" in attributes or "application/json" in attributes, (attributes, body)
+
+
+@pytest.mark.django_db
+def test_swagger_ui_loads_its_start_script_from_a_url(client):
+    response = client.get("/api/docs/?script=")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/javascript")
+    assert b"SwaggerUIBundle" in response.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("role", "method", "url"),
+    [
+        ("patient", "get", "/api/v1/auth/me/"),
+        ("patient", "get", "/api/v1/appointments/"),
+        ("admin", "get", "/api/v1/users/"),
+        ("admin", "get", "/api/v1/audit/events/"),
+        ("anon", "get", "/api/v1/doctors/"),
+        ("anon", "get", "/api/v1/users/"),
+        ("anon", "get", "/api/v1/nope/"),
+        ("anon", "post", "/api/v1/auth/token/"),
+        ("anon", "get", "/api/schema/"),
+    ],
+)
+def test_every_api_response_is_no_store(role_clients, role, method, url):
+    response = getattr(role_clients[role], method)(url)
+    assert "no-store" in response["Cache-Control"]
+
+
+@pytest.mark.django_db
+def test_the_early_413_is_no_store_too(anon_client, settings):
+    response = anon_client.generic(
+        "POST",
+        "/api/v1/auth/register/",
+        data=b"{}",
+        content_type="application/json",
+        CONTENT_LENGTH=str(settings.MAX_JSON_BODY_BYTES + 1),
+    )
+    assert response.status_code == 413
+    assert response["Cache-Control"] == "no-store"
+
+
+@pytest.mark.django_db
+def test_a_doctors_photo_keeps_its_own_public_cache_header(settings, tmp_path, doctor):
+    from accounts.tests.test_api_photos import image_bytes, put_photo
+    from conftest import client_for
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    assert put_photo(client_for(doctor), image_bytes("JPEG")).status_code == 200
+    response = client_for(None).get(f"/api/v1/users/{doctor.pk}/photo/")
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "public, max-age=86400"
+
+
+ADMIN_PAGES = [
+    "/admin/",
+    "/admin/scheduling/appointment/",
+    "/admin/scheduling/appointment/add/",
+    "/admin/scheduling/timeblock/",
+    "/admin/scheduling/timeblock/add/",
+    "/admin/accounts/user/",
+    "/admin/accounts/user/add/",
+    "/admin/audit/auditevent/",
+    "/admin/password_change/",
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ADMIN_PAGES)
+def test_admin_pages_need_no_inline_script_or_event_handler(client, admin_user, url):
+    import re
+
+    client.force_login(admin_user)
+    response = client.get(url)
+    assert response.status_code == 200, url
+    assert _csp(response)["script-src"] == ["'self'"]
+    html = response.content.decode()
+    for attributes, body in re.findall(r"<script\b([^>]*)>(.*?)</script>", html, flags=re.DOTALL):
+        assert "src=" in attributes or "application/json" in attributes, (attributes, body)
+    assert not re.search(r"<[^>]+\son[a-z]+\s*=", html), "inline event handler"
+    assert "javascript:" not in html
