@@ -19,14 +19,16 @@ from django.conf import settings
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
-REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# What a client's X-Request-ID must look like to be kept (a UUID fits).
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9-]{8,64}")
 
 
 @dataclass(frozen=True)
 class RequestContext:
     ip: str | None = None
     user_agent: str = ""
-    request_id: str = ""
+    request_id: str = ""  # always the server's own
+    client_request_id: str = ""  # the client's X-Request-ID, when well-formed
     actor_id: int | None = None
     actor_role: str = ""
     actor_label: str = ""
@@ -126,9 +128,12 @@ def _ip_or_none(value: str) -> str | None:
         return None
 
 
-def request_id_from(request: HttpRequest) -> str:
-    """Keep a well-formed incoming X-Request-ID; otherwise make a new one."""
-    incoming = request.headers.get("X-Request-ID", "")
-    if REQUEST_ID_PATTERN.fullmatch(incoming):
-        return incoming
+def new_request_id() -> str:
+    """The server's own id of a request: unique, whatever the client sent."""
     return uuid.uuid4().hex
+
+
+def client_request_id_from(request: HttpRequest) -> str:
+    """The client's X-Request-ID if it is well-formed, else "" (it is then not kept)."""
+    incoming = request.headers.get("X-Request-ID", "")
+    return incoming if REQUEST_ID_PATTERN.fullmatch(incoming) else ""

@@ -43,35 +43,44 @@ class HealthCheckMiddleware:
 
 
 class RequestContextMiddleware:
-    """Give every request an id, fill the audit context and log one line when it ends."""
+    """Give every request an id, fill the audit context and log one line when it ends.
+
+    The server's own id goes into audit rows and the log line; a well-formed client
+    X-Request-ID is kept beside it (audit data, log line) and echoed in the response, so a
+    client cannot make two requests share an audit request id.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
-        request_id = context.request_id_from(request)
+        request_id = context.new_request_id()
+        client_request_id = context.client_request_id_from(request)
         request.request_id = request_id
+        request.client_request_id = client_request_id
         token = context.set_context(
             context.RequestContext(
                 ip=context.client_ip(request),
                 user_agent=request.headers.get("User-Agent", "")[:512],
                 request_id=request_id,
+                client_request_id=client_request_id,
             )
         )
         try:
             response = self.get_response(request)
         finally:
             context.reset_context(token)
-        response["X-Request-ID"] = request_id
+        response["X-Request-ID"] = client_request_id or request_id
         logger.info(
-            "%s %s %s %.1fms request_id=%s",
+            "%s %s %s %.1fms request_id=%s%s",
             request.method,
             # Percent-encoded again: a decoded %0A in the path must not forge a second line.
             escape_uri_path(request.path),
             response.status_code,
             (time.perf_counter() - started) * 1000,
             request_id,
+            f" client_request_id={client_request_id}" if client_request_id else "",
         )
         return response
 

@@ -111,15 +111,16 @@ def test_events_of_an_api_request_carry_address_user_agent_request_id_and_jwt_ac
         appointment_url(appointment, "confirm"),
         REMOTE_ADDR="203.0.113.7",
         HTTP_USER_AGENT="ClinicTablet/2.1",
-        HTTP_X_REQUEST_ID="req-42.front_desk",
+        HTTP_X_REQUEST_ID="req-42-front-desk",
     )
 
     assert response.status_code == 200
-    assert response["X-Request-ID"] == "req-42.front_desk"
+    assert response["X-Request-ID"] == "req-42-front-desk"
     (event,) = events("appointment.confirmed")
     assert event.ip == "203.0.113.7"
     assert event.user_agent == "ClinicTablet/2.1"
-    assert event.request_id == "req-42.front_desk"
+    assert re.fullmatch(r"[0-9a-f]{32}", event.request_id)  # the server's own id
+    assert event.data["client_request_id"] == "req-42-front-desk"
     assert (event.actor_id, event.actor_role, event.actor_label) == (
         doctor.pk,
         "doctor",

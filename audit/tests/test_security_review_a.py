@@ -80,3 +80,27 @@ def test_truncating_the_audit_table_is_refused(sql):
 
     assert "append-only" in str(error.value)
     assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+# ---------------------------------------------------------------------------
+# Finding 18: the client's request id rides in the sealed data; request_id is the server's
+# ---------------------------------------------------------------------------
+def test_the_clients_request_id_is_sealed_with_the_event_and_the_chain_verifies():
+    from audit.sealing import audit_seal, audit_verify
+
+    before = audit_record(action="test.before", actor=None)  # a row without a client id
+    token = set_context(
+        RequestContext(request_id="f" * 32, client_request_id="client-0001", user_agent="UA/1")
+    )
+    try:
+        event = audit_record(action="test.event", data={"id": 7}, actor=None)
+    finally:
+        reset_context(token)
+
+    assert (event.request_id, event.data) == (
+        "f" * 32,
+        {"id": 7, "client_request_id": "client-0001"},
+    )
+    assert before.data == {}
+    audit_seal()
+    assert audit_verify().ok

@@ -6,6 +6,7 @@ Each section names its finding; SECURITY.md's last section says how each is prev
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.test import RequestFactory
@@ -362,3 +363,63 @@ def test_admin_pages_need_no_inline_script_or_event_handler(client, admin_user, 
         assert "src=" in attributes or "application/json" in attributes, (attributes, body)
     assert not re.search(r"<[^>]+\son[a-z]+\s*=", html), "inline event handler"
     assert "javascript:" not in html
+
+
+# ---------------------------------------------------------------------------
+# Finding 18: a client's X-Request-ID is accepted only in a strict format, and the server
+# keeps its own id beside it
+# ---------------------------------------------------------------------------
+CLIENT_ID = "0f8e2c44-3b1e-4c8a-9d8f-1b2c3d4e5f60"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("incoming", ["abcd1234", "A-b-C-1-2-3", "a" * 64, CLIENT_ID])
+def test_a_strict_client_request_id_is_echoed(anon_client, incoming):
+    response = anon_client.get("/api/v1/doctors/", HTTP_X_REQUEST_ID=incoming)
+    assert response["X-Request-ID"] == incoming
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "incoming", ["abc", "short-7", "a" * 65, "req.123", "req_123456", "has space1", "ünïcode12"]
+)
+def test_a_client_request_id_outside_the_strict_format_is_replaced(anon_client, incoming):
+    response = anon_client.get("/api/v1/doctors/", HTTP_X_REQUEST_ID=incoming)
+    assert response["X-Request-ID"] != incoming
+    assert re.fullmatch(r"[0-9a-f]{32}", response["X-Request-ID"])
+
+
+@pytest.mark.django_db
+def test_audit_rows_keep_the_server_id_and_the_clients_beside_it(anon_client):
+    from audit.models import AuditEvent
+
+    response = anon_client.post(
+        "/api/v1/auth/register/",
+        {
+            "email": "new.patient@example.com",
+            "password": "a-long-and-unusual-passphrase",
+            "first_name": "New",
+            "last_name": "Patient",
+        },
+        format="json",
+        HTTP_X_REQUEST_ID=CLIENT_ID,
+    )
+    assert response.status_code == 201
+    assert response["X-Request-ID"] == CLIENT_ID
+
+    event = AuditEvent.objects.get(action="auth.registered")
+    assert re.fullmatch(r"[0-9a-f]{32}", event.request_id)
+    assert event.request_id != CLIENT_ID
+    assert event.data["client_request_id"] == CLIENT_ID
+
+
+@pytest.mark.django_db
+def test_the_log_line_names_both_ids(anon_client, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="medappt.request")
+    anon_client.get("/api/v1/doctors/", HTTP_X_REQUEST_ID=CLIENT_ID)
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "medappt.request"]
+    server_id = re.search(r" request_id=([0-9a-f]{32})", line)
+    assert server_id, line
+    assert line.endswith(f" client_request_id={CLIENT_ID}")
