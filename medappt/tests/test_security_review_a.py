@@ -423,3 +423,15 @@ def test_the_log_line_names_both_ids(anon_client, caplog):
     server_id = re.search(r" request_id=([0-9a-f]{32})", line)
     assert server_id, line
     assert line.endswith(f" client_request_id={CLIENT_ID}")
+
+
+# ---------------------------------------------------------------------------
+# Finding 19: the README describes the throttles as the code counts (atomic fixed windows)
+# ---------------------------------------------------------------------------
+def test_the_readme_does_not_describe_the_old_read_then_write_counters():
+    from django.conf import settings
+
+    readme = " ".join((settings.BASE_DIR / "README.md").read_text().split())
+    assert "read-then-written" not in readme
+    assert "overshoot" not in readme
+    assert "one atomic round trip" in readme
