@@ -5,7 +5,6 @@ Each service is keyword-only, runs in one transaction and records its audit even
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -18,6 +17,7 @@ from django.core.files.base import ContentFile
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from rest_framework_simplejwt.exceptions import TokenBackendError
@@ -100,12 +100,19 @@ def _token_family_revoke(*, family: str, user_id: Any, reason: str) -> None:
     )
 
 
+# Salt of the server-keyed digest of login strings that are not emails (often a password).
+LOGIN_STRING_SALT = "medappt.accounts.login_failed.email"
+
+
 def _email_for_audit(email: str) -> str:
-    """The attempted email if it is a valid address, else its sha256 (never a stray secret)."""
+    """The attempted email if it is a valid address, else an HMAC-SHA256 of it keyed by the
+    server: repeats still correlate, but a leaked audit row cannot be brute-forced offline
+    (a bare sha256 of a password typed in the email field can)."""
     try:
         validate_email(email)
     except ValidationError:
-        return hashlib.sha256(email.encode("utf-8", "replace")).hexdigest()
+        value = email.encode("utf-8", "replace")
+        return salted_hmac(LOGIN_STRING_SALT, value, algorithm="sha256").hexdigest()
     return normalize_email(email)
 
 

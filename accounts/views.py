@@ -53,6 +53,7 @@ from core.throttles import (
     PasswordResetEmailRateThrottle,
     PasswordResetRateThrottle,
     RegisterRateThrottle,
+    UploadRateThrottle,
 )
 from core.validation import valid_input
 
@@ -109,6 +110,7 @@ class AuthViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
             PasswordResetEmailRateThrottle,
         ],
         "password_change": [PasswordChangeRateThrottle],
+        "me_photo": [UploadRateThrottle],
     }
     pagination_class = None
 

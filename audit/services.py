@@ -47,6 +47,13 @@ def _actor_fields(actor: Any) -> dict[str, Any]:
     return {"actor_id": actor.pk, "actor_role": actor.role, "actor_label": actor.email}
 
 
+def _with_client_request_id(data: dict[str, Any], client_request_id: str) -> dict[str, Any]:
+    """The client's own X-Request-ID rides in data (sealed with the row); request_id is ours."""
+    if not client_request_id:
+        return data
+    return {**data, "client_request_id": client_request_id}
+
+
 def _build_event(
     *,
     action: str,
@@ -67,7 +74,7 @@ def _build_event(
         ip=ctx.ip,
         user_agent=ctx.user_agent,
         request_id=ctx.request_id,
-        data=data or {},
+        data=_with_client_request_id(data or {}, ctx.client_request_id),
         **_actor_fields(actor),
     )
 

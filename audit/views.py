@@ -33,7 +33,8 @@ WINDOW_PARAMETERS = [
     OpenApiParameter("from", OpenApiTypes.DATETIME, description="at ≥ this (with offset)."),
     OpenApiParameter("to", OpenApiTypes.DATETIME, description="at < this (with offset)."),
 ]
-# Spreadsheets run cells starting with these as formulas (CSV injection).
+# Spreadsheets run cells starting with these as formulas (CSV injection), and many skip
+# leading whitespace (spaces, newlines, Unicode spaces) before deciding.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -55,7 +56,8 @@ class _Echo:
 
 def _cell(value) -> str:
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    risky = text.startswith(FORMULA_PREFIXES) or text.lstrip().startswith(FORMULA_PREFIXES)
+    return "'" + text if risky else text
 
 
 def _csv_rows(events) -> Iterator[str]:

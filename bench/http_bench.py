@@ -223,7 +223,9 @@ def prepare_database(args, env: dict[str, str], doctors: int) -> float | None:
     recreate_database(args.database_url)
     manage(env, "migrate", "--noinput", "-v", "0")
     started = time.monotonic()
-    output = manage(env, "seed_demo", "--scale", str(doctors))
+    # A throwaway demo clinic whose logins use the published demo password (login() below):
+    # seeded as `make run` seeds, with DEBUG on (without it seed_demo picks a random one).
+    output = manage({**env, "DEBUG": "true"}, "seed_demo", "--scale", str(doctors))
     seconds = time.monotonic() - started
     match = re.search(r"added in ([\d.]+) s", output)
     print(f"\nseed_demo --scale {doctors}: {seconds:.1f} s in all")

@@ -7,6 +7,7 @@ once DRF has authenticated, so services never take the request as an argument.
 from __future__ import annotations
 
 import contextvars
+import functools
 import ipaddress
 import re
 import uuid
@@ -18,14 +19,16 @@ from django.conf import settings
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
-REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# What a client's X-Request-ID must look like to be kept (a UUID fits).
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9-]{8,64}")
 
 
 @dataclass(frozen=True)
 class RequestContext:
     ip: str | None = None
     user_agent: str = ""
-    request_id: str = ""
+    request_id: str = ""  # always the server's own
+    client_request_id: str = ""  # the client's X-Request-ID, when well-formed
     actor_id: int | None = None
     actor_role: str = ""
     actor_label: str = ""
@@ -79,18 +82,33 @@ def _set_auditlog_actor(user) -> None:
         auditlog_data["actor"] = user
 
 
+@functools.lru_cache(maxsize=8)
+def _proxy_networks(proxies: tuple[str, ...]) -> tuple[ipaddress._BaseNetwork, ...]:
+    return tuple(ipaddress.ip_network(proxy.strip(), strict=False) for proxy in proxies)
+
+
+def _from_trusted_proxy(remote_addr: str | None) -> bool:
+    """Whether the peer is one of our own proxies (TRUSTED_PROXIES; empty trusts none)."""
+    if remote_addr is None:
+        return False
+    address = ipaddress.ip_address(remote_addr)
+    return any(address in net for net in _proxy_networks(tuple(settings.TRUSTED_PROXIES)))
+
+
 def client_ip(request: HttpRequest) -> str | None:
     """The client address: REMOTE_ADDR, or the Nth X-Forwarded-For entry from the right.
 
     With TRUSTED_PROXY_COUNT = N, the last N hops were added by our own proxies, so the Nth
     address from the right is the one the outermost trusted proxy saw. Anything further left
-    is client-supplied and never trusted.
+    is client-supplied and never trusted. The header counts only when the peer itself
+    (REMOTE_ADDR) is in TRUSTED_PROXIES: anyone reaching the server directly could send it.
 
     An entry that is not an IP address (a misconfigured proxy) is never used: it would be
     stored in audit rows and field history, whose columns only take addresses.
     """
+    remote_addr = _ip_or_none(request.META.get("REMOTE_ADDR", ""))
     proxies = settings.TRUSTED_PROXY_COUNT
-    if proxies > 0:
+    if proxies > 0 and _from_trusted_proxy(remote_addr):
         forwarded = [
             part.strip()
             for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
@@ -100,7 +118,7 @@ def client_ip(request: HttpRequest) -> str | None:
             address = _ip_or_none(forwarded[-proxies])
             if address is not None:
                 return address
-    return _ip_or_none(request.META.get("REMOTE_ADDR", ""))
+    return remote_addr
 
 
 def _ip_or_none(value: str) -> str | None:
@@ -110,9 +128,12 @@ def _ip_or_none(value: str) -> str | None:
         return None
 
 
-def request_id_from(request: HttpRequest) -> str:
-    """Keep a well-formed incoming X-Request-ID; otherwise make a new one."""
-    incoming = request.headers.get("X-Request-ID", "")
-    if REQUEST_ID_PATTERN.fullmatch(incoming):
-        return incoming
+def new_request_id() -> str:
+    """The server's own id of a request: unique, whatever the client sent."""
     return uuid.uuid4().hex
+
+
+def client_request_id_from(request: HttpRequest) -> str:
+    """The client's X-Request-ID if it is well-formed, else "" (it is then not kept)."""
+    incoming = request.headers.get("X-Request-ID", "")
+    return incoming if REQUEST_ID_PATTERN.fullmatch(incoming) else ""

@@ -1,5 +1,5 @@
-"""Early middleware: request context and log line, health probes, body-size limit; and
-django-auditlog's middleware taught to use client_ip()."""
+"""Early middleware: request context and log line, health probes, browser policy headers,
+body-size limit; and django-auditlog's middleware taught to use client_ip()."""
 
 from __future__ import annotations
 
@@ -43,36 +43,69 @@ class HealthCheckMiddleware:
 
 
 class RequestContextMiddleware:
-    """Give every request an id, fill the audit context and log one line when it ends."""
+    """Give every request an id, fill the audit context and log one line when it ends.
+
+    The server's own id goes into audit rows and the log line; a well-formed client
+    X-Request-ID is kept beside it (audit data, log line) and echoed in the response, so a
+    client cannot make two requests share an audit request id.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
-        request_id = context.request_id_from(request)
+        request_id = context.new_request_id()
+        client_request_id = context.client_request_id_from(request)
         request.request_id = request_id
+        request.client_request_id = client_request_id
         token = context.set_context(
             context.RequestContext(
                 ip=context.client_ip(request),
                 user_agent=request.headers.get("User-Agent", "")[:512],
                 request_id=request_id,
+                client_request_id=client_request_id,
             )
         )
         try:
             response = self.get_response(request)
         finally:
             context.reset_context(token)
-        response["X-Request-ID"] = request_id
+        response["X-Request-ID"] = client_request_id or request_id
         logger.info(
-            "%s %s %s %.1fms request_id=%s",
+            "%s %s %s %.1fms request_id=%s%s",
             request.method,
             # Percent-encoded again: a decoded %0A in the path must not forge a second line.
             escape_uri_path(request.path),
             response.status_code,
             (time.perf_counter() - started) * 1000,
             request_id,
+            f" client_request_id={client_request_id}" if client_request_id else "",
         )
+        return response
+
+
+# Pages a browser renders: the Django admin and the API docs (drf-spectacular-sidecar files).
+CSP_PATH_PREFIXES = ("/admin/", "/api/docs/", "/api/redoc/")
+
+
+class BrowserPolicyMiddleware:
+    """A Content-Security-Policy on the admin and API docs pages, and `Cache-Control:
+    no-store` on every /api/ answer that does not set its own (only photos do).
+
+    Every /api/ answer, not just those with patient data: the rule cannot be got wrong by a
+    new endpoint, and the public directory reads lose nothing (they are cached server side).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.path.startswith(CSP_PATH_PREFIXES):
+            response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
+        if request.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
 
 

@@ -143,6 +143,12 @@ class PasswordResetRateThrottle(ClientIPRateThrottle):
     scope = "password_reset"
 
 
+class SchemaRateThrottle(ClientIPRateThrottle):
+    """The OpenAPI schema per client address: generating it costs real CPU."""
+
+    scope = "schema"
+
+
 def _email_digest(email: object) -> str | None:
     if not isinstance(email, str) or not email:
         return None
@@ -271,3 +277,15 @@ class PasswordChangeRateThrottle(UserRateThrottle):
 
 class BookingRateThrottle(UserRateThrottle):
     scope = "booking"
+
+
+class UploadRateThrottle(UserRateThrottle):
+    """Photo uploads (PUT) per user, over every photo endpoint together: each one decodes
+    and re-encodes an image. Removing a photo (DELETE) is not counted."""
+
+    scope = "upload"
+
+    def get_cache_key(self, request, view) -> str | None:
+        if request.method != "PUT":
+            return None
+        return super().get_cache_key(request, view)

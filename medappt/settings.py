@@ -4,6 +4,7 @@ A `.env` file next to manage.py is read when present. Safe local defaults; value
 must be secret are required as soon as DEBUG is off.
 """
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -34,6 +35,9 @@ if DEBUG:
 else:
     SECRET_KEY = _required("SECRET_KEY", "it signs sessions, tokens and password-reset links.")
     AUDIT_CHAIN_KEY = _required("AUDIT_CHAIN_KEY", "it keys the HMAC chain sealing the audit log.")
+if AUDIT_CHAIN_KEY == SECRET_KEY:
+    # Whoever holds the web servers' SECRET_KEY could then reseal an edited audit chain.
+    raise ImproperlyConfigured("AUDIT_CHAIN_KEY must differ from SECRET_KEY.")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 
@@ -67,6 +71,8 @@ MIDDLEWARE = [
     # nosniff, Referrer-Policy and X-Frame-Options too.
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # CSP on the admin and docs pages, no-store on /api/; outside the 413 as well.
+    "core.middleware.BrowserPolicyMiddleware",
     # Before any middleware that answers on its own, so browsers can read those answers (413).
     "corsheaders.middleware.CorsMiddleware",
     "core.middleware.BodySizeLimitMiddleware",
@@ -163,6 +169,9 @@ PASSWORD_RESET_URL = env.str(
 )
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
 
+# Its own key, so rotating it (logging everyone out of the API) and rotating SECRET_KEY
+# (sessions, reset links) are separate decisions. Empty or unset: SECRET_KEY.
+JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY
 JWT_ACCESS_MINUTES = env.int("JWT_ACCESS_MINUTES", default=5)
 JWT_REFRESH_DAYS = env.int("JWT_REFRESH_DAYS", default=7)
 # A login's session (its refresh token and every rotation of it) ends this long after the
@@ -177,7 +186,7 @@ SIMPLE_JWT = {
     # Access tokens carry a hash of the password: changing it kills every live token.
     "CHECK_REVOKE_TOKEN": True,
     "ALGORITHM": "HS256",
-    "SIGNING_KEY": SECRET_KEY,
+    "SIGNING_KEY": JWT_SIGNING_KEY,
     "AUTH_HEADER_TYPES": ("Bearer",),
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
@@ -197,11 +206,13 @@ THROTTLE_PASSWORD_RESET_EMAIL_CEILING = env.str(
 )
 THROTTLE_PASSWORD_CHANGE = env.str("THROTTLE_PASSWORD_CHANGE", default="5/min")
 THROTTLE_BOOKING = env.str("THROTTLE_BOOKING", default="30/min")
+THROTTLE_SCHEMA = env.str("THROTTLE_SCHEMA", default="30/min")
+THROTTLE_UPLOAD = env.str("THROTTLE_UPLOAD", default="10/hour")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "core.pagination.PageNumberPagination",
     "DEFAULT_FILTER_BACKENDS": ["core.filters.FilterBackend"],
@@ -217,6 +228,8 @@ REST_FRAMEWORK = {
         "password_reset_email": THROTTLE_PASSWORD_RESET_EMAIL_CEILING,
         "password_change": THROTTLE_PASSWORD_CHANGE,
         "booking": THROTTLE_BOOKING,
+        "schema": THROTTLE_SCHEMA,
+        "upload": THROTTLE_UPLOAD,
     },
     "DATETIME_FORMAT": "iso-8601",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -230,6 +243,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No badge image from validator.swagger.io (an outside request the CSP would refuse).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
@@ -296,6 +311,13 @@ STORAGES = {
 # Security
 # ---------------------------------------------------------------------------
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Peers (CIDRs) whose X-Forwarded-For is read at all; empty trusts none (core/context.py).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy.strip(), strict=False)
+    except ValueError as _error:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not a CIDR") from _error
 if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
@@ -306,9 +328,31 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+# Admin sessions (the API uses JWTs): a working day, not Django's two weeks.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# The admin and the API docs (BrowserPolicyMiddleware). Scripts only from our own files: the
+# Swagger UI start script is served from a URL (SpectacularSwaggerSplitView), ReDoc needs
+# none. Styles allow 'unsafe-inline': Swagger UI, ReDoc and the admin set style attributes
+# (styles cannot run code). data: images and fonts are the UIs' inlined icons; ReDoc runs its
+# search in a blob: worker.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "worker-src 'self' blob:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/.*$"

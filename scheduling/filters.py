@@ -21,6 +21,9 @@ from scheduling.models import Appointment, TimeBlock
 from scheduling.selectors import doctors_with_free_blocks
 
 MAX_AVAILABILITY_SPAN = datetime.timedelta(days=62)
+# A one-sided window stops at the ends of time rather than overflowing past them.
+EARLIEST = datetime.datetime.min.replace(tzinfo=datetime.UTC)
+LATEST = datetime.datetime.max.replace(tzinfo=datetime.UTC)
 
 
 class DoctorFilterForm(forms.Form):
@@ -59,8 +62,14 @@ class DoctorFilter(django_filters.FilterSet):
         end = self.form.cleaned_data.get("available_to")
         if start is None and end is None:
             return queryset
-        start = start or (end - MAX_AVAILABILITY_SPAN)
-        end = end or (start + MAX_AVAILABILITY_SPAN)
+        if start is None:
+            start = (
+                end - MAX_AVAILABILITY_SPAN if end - EARLIEST > MAX_AVAILABILITY_SPAN else EARLIEST
+            )
+        if end is None:
+            end = (
+                start + MAX_AVAILABILITY_SPAN if LATEST - start > MAX_AVAILABILITY_SPAN else LATEST
+            )
         return queryset.filter(doctors_with_free_blocks(start=start, end=end))
 
 

@@ -60,27 +60,30 @@ FIRST = ["Ana", "Ben", "Carla", "Dev", "Elif", "Femi", "Gus", "Hana", "Ivan", "J
 LAST = ["Alvarez", "Brown", "Chen", "Diaz", "Evans", "Fischer", "Gupta", "Haddad", "Ito", "Jones"]
 
 
-def _user(email: str, first: str, last: str, role: str) -> tuple[User, bool]:
+def _user(
+    email: str, first: str, last: str, role: str, password: str = DEMO_PASSWORD
+) -> tuple[User, bool]:
     user = User.objects.filter(email=email).first()
     if user is not None:
         return user, False
     return User.objects.create_user(
-        email, DEMO_PASSWORD, first_name=first, last_name=last, role=role
+        email, password, first_name=first, last_name=last, role=role
     ), True
 
 
 @transaction.atomic
-def seed_demo_clinic() -> list[tuple[str, str]]:
-    """The demo clinic: people, two weeks of blocks, appointments in every status, reviews."""
+def seed_demo_clinic(*, password: str = DEMO_PASSWORD) -> list[tuple[str, str]]:
+    """The demo clinic: people, two weeks of blocks, appointments in every status, reviews;
+    the accounts it creates get `password`."""
     logins: list[tuple[str, str]] = []
-    admin, _ = _user("admin@demo.medappt", "Ada", "Admin", User.Role.ADMIN)
+    admin, _ = _user("admin@demo.medappt", "Ada", "Admin", User.Role.ADMIN, password)
     logins.append(("admin", admin.email))
-    desk, _ = _user("desk@demo.medappt", "Frank", "Desk", User.Role.STAFF)
+    desk, _ = _user("desk@demo.medappt", "Frank", "Desk", User.Role.STAFF, password)
     desk.groups.add(Group.objects.get(name=FRONT_DESK_GROUP))
     logins.append(("staff", desk.email))
     doctors = []
     for email, first, last, specialty, location, zone in DEMO_DOCTORS:
-        doctor, _ = _user(email, first, last, User.Role.DOCTOR)
+        doctor, _ = _user(email, first, last, User.Role.DOCTOR, password)
         DoctorProfile.objects.get_or_create(
             user=doctor,
             defaults={
@@ -95,7 +98,7 @@ def seed_demo_clinic() -> list[tuple[str, str]]:
         logins.append(("doctor", doctor.email))
     patients = []
     for email, first, last in DEMO_PATIENTS:
-        patient, _ = _user(email, first, last, User.Role.PATIENT)
+        patient, _ = _user(email, first, last, User.Role.PATIENT, password)
         patients.append(patient)
         logins.append(("patient", patient.email))
 
@@ -220,6 +223,7 @@ def seed_scale(
     progress: Callable[[int, int], None] | None = None,
     seed: int = 42,
     workers: int | None = None,
+    password: str = DEMO_PASSWORD,
 ) -> ScaleResult:
     """N doctors with a year of blocks each (half past, half ahead) and realistic visits.
 
@@ -236,7 +240,7 @@ def seed_scale(
         return ScaleResult(**totals)
     context = {
         "seed": seed,
-        "password": make_password(DEMO_PASSWORD),
+        "password": make_password(password),
         "now": timezone.now(),
         "first_day": timezone.localdate() - datetime.timedelta(days=182),
     }

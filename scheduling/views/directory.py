@@ -21,6 +21,7 @@ from core.filters import ID_REGEX, parse_window
 from core.ordering import MappedOrderingFilter
 from core.permissions import ActionPermissionsMixin, AllowAny, IsDoctor
 from core.response_cache import ANY_AVAILABILITY, DIRECTORY, availability_scope, cached_response
+from core.throttles import UploadRateThrottle
 from core.validation import valid_input
 from scheduling import selectors
 from scheduling.filters import DoctorFilter
@@ -103,6 +104,7 @@ class DoctorViewSet(ActionPermissionsMixin, viewsets.ReadOnlyModelViewSet):
         methods=["put", "delete"],
         url_path="me/photo",
         parser_classes=[MultiPartParser],
+        throttle_classes=[UploadRateThrottle],
         filter_backends=[],
         pagination_class=None,
     )

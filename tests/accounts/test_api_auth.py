@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import threading
 from datetime import timedelta
@@ -15,6 +14,7 @@ from django.conf import settings
 from django.core import mail
 from django.db import connection
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -25,6 +25,7 @@ from accounts.services import (
     BAD_REFRESH,
     BAD_RESET_LINK,
     EMAIL_TAKEN,
+    LOGIN_STRING_SALT,
     password_reset_link,
 )
 from audit.models import AuditEvent
@@ -243,7 +244,8 @@ def test_failed_login_audit_hashes_an_email_that_is_not_an_address(db):
     login(attempted, "whatever")
 
     (event,) = audit_rows("auth.login_failed")
-    assert event.data == {"email": hashlib.sha256(attempted.encode()).hexdigest()}
+    keyed = salted_hmac(LOGIN_STRING_SALT, attempted.encode(), algorithm="sha256").hexdigest()
+    assert event.data == {"email": keyed}
     assert event.target_id == ""
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import hashlib
 import io
 import json
 import re
@@ -15,9 +14,11 @@ from django.core import mail
 from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from rest_framework.test import APIClient
 
 from accounts import services as account_services
+from accounts.services import LOGIN_STRING_SALT
 from audit.models import AuditEvent
 from audit.services import audit_record
 from scheduling import services as scheduling_services
@@ -110,15 +111,16 @@ def test_events_of_an_api_request_carry_address_user_agent_request_id_and_jwt_ac
         appointment_url(appointment, "confirm"),
         REMOTE_ADDR="203.0.113.7",
         HTTP_USER_AGENT="ClinicTablet/2.1",
-        HTTP_X_REQUEST_ID="req-42.front_desk",
+        HTTP_X_REQUEST_ID="req-42-front-desk",
     )
 
     assert response.status_code == 200
-    assert response["X-Request-ID"] == "req-42.front_desk"
+    assert response["X-Request-ID"] == "req-42-front-desk"
     (event,) = events("appointment.confirmed")
     assert event.ip == "203.0.113.7"
     assert event.user_agent == "ClinicTablet/2.1"
-    assert event.request_id == "req-42.front_desk"
+    assert re.fullmatch(r"[0-9a-f]{32}", event.request_id)  # the server's own id
+    assert event.data["client_request_id"] == "req-42-front-desk"
     assert (event.actor_id, event.actor_role, event.actor_label) == (
         doctor.pk,
         "doctor",
@@ -151,6 +153,7 @@ def test_actor_of_a_read_event_comes_from_jwt_authentication(doctor):
 
 def test_behind_one_trusted_proxy_the_address_is_the_forwarded_one(settings, doctor):
     settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     appointment = PendingAppointmentFactory(time_block__doctor=doctor)
 
     client_for(doctor).post(
@@ -219,14 +222,17 @@ def test_failed_login_of_an_unknown_address_keeps_the_address(anon_client):
     assert event.data == {"email": "nobody@example.org"}
 
 
-def test_failed_login_with_something_else_than_an_address_keeps_only_its_sha256(anon_client):
+def test_failed_login_with_something_else_than_an_address_keeps_only_its_keyed_digest(
+    anon_client,
+):
     typed = "Hunter2-typed-into-the-email-box"
 
     response = anon_client.post(TOKEN_URL, {"email": typed, "password": "whatever-it-is"})
 
     assert response.status_code == 401
     (event,) = events("auth.login_failed")
-    assert event.data == {"email": hashlib.sha256(typed.encode("utf-8")).hexdigest()}
+    keyed = salted_hmac(LOGIN_STRING_SALT, typed.encode(), algorithm="sha256").hexdigest()
+    assert event.data == {"email": keyed}
     assert typed not in json.dumps(list(AuditEvent.objects.values()), default=str)
 
 

@@ -10,6 +10,7 @@ from django.apps import apps
 from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, Permission
 from django.core.management import CommandError, call_command
+from django.test import override_settings
 
 from accounts.groups import FRONT_DESK_GROUP, FRONT_DESK_PERMISSIONS, ensure_front_desk_group
 from accounts.models import DoctorProfile, User
@@ -107,7 +108,8 @@ def test_migrate_on_an_empty_database_creates_the_group(tmp_path):
 # ---------------------------------------------------------------------------
 def seed() -> str:
     out = StringIO()
-    call_command("seed_demo", stdout=out)
+    with override_settings(DEBUG=True):  # as `make run` seeds; without DEBUG it refuses
+        call_command("seed_demo", stdout=out)
     return out.getvalue()
 
 

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.django_db
 GENERATED_ID = re.compile(r"[0-9a-f]{32}")
 LOG_LINE = re.compile(
     r"(?P<method>[A-Z]+) (?P<path>\S+) (?P<status>\d{3}) (?P<ms>\d+\.\d)ms "
-    r"request_id=(?P<request_id>[A-Za-z0-9._-]{1,64})"
+    r"request_id=(?P<request_id>[0-9a-f]{32})"
+    r"(?: client_request_id=(?P<client_request_id>[A-Za-z0-9-]{8,64}))?"
 )
 
 
@@ -59,7 +60,7 @@ def test_each_request_gets_its_own_generated_id(anon_client):
 
 
 @pytest.mark.parametrize(
-    "incoming", ["abc", "req-123_ABC.def", "a" * 64, "0f8e2c44-3b1e-4c8a-9d8f-1b2c3d4e5f60"]
+    "incoming", ["abcd1234", "req-123-ABC-def", "a" * 64, "0f8e2c44-3b1e-4c8a-9d8f-1b2c3d4e5f60"]
 )
 def test_well_formed_incoming_request_id_is_echoed(anon_client, incoming):
     response = anon_client.get("/api/v1/doctors/", HTTP_X_REQUEST_ID=incoming)
@@ -68,7 +69,10 @@ def test_well_formed_incoming_request_id_is_echoed(anon_client, incoming):
 
 @pytest.mark.parametrize(
     "incoming",
-    ["", "a" * 65, "has space", "semi;colon", "new\\nline", "ünïcode", "<script>", "a/b"],
+    [
+        *("", "a" * 65, "has space", "semi;colon", "new\\nline", "ünïcode", "<script>", "a/b"),
+        *("abc", "req-123_ABC.def"),  # too short; `.` and `_` are no longer accepted
+    ],
 )
 def test_malformed_incoming_request_id_is_replaced(anon_client, incoming):
     response = anon_client.get("/api/v1/doctors/", HTTP_X_REQUEST_ID=incoming)
@@ -81,7 +85,7 @@ def test_malformed_incoming_request_id_is_replaced(anon_client, incoming):
 # ---------------------------------------------------------------------------
 def test_one_log_line_per_request_with_method_path_status_duration_and_id(anon_client, caplog):
     caplog.set_level(logging.INFO, logger="medappt.request")
-    response = anon_client.get("/api/v1/doctors/?search=house", HTTP_X_REQUEST_ID="trace-1")
+    response = anon_client.get("/api/v1/doctors/?search=house", HTTP_X_REQUEST_ID="trace-0001")
     assert response.status_code == 200
 
     lines = request_lines(caplog)
@@ -92,7 +96,7 @@ def test_one_log_line_per_request_with_method_path_status_duration_and_id(anon_c
     assert match["path"] == "/api/v1/doctors/"
     assert match["status"] == "200"
     assert float(match["ms"]) >= 0
-    assert match["request_id"] == "trace-1"
+    assert match["client_request_id"] == "trace-0001"  # beside the server's own request_id
     assert lines[0].levelno == logging.INFO
 
 
@@ -158,12 +162,14 @@ def test_client_ip_without_trusted_proxies_ignores_a_forged_forwarded_for(settin
 
 def test_client_ip_with_one_proxy_is_the_last_forwarded_entry(settings):
     settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     assert client_ip(request_with("10.0.0.1", "6.6.6.6, 198.51.100.7")) == "198.51.100.7"
     assert client_ip(request_with("10.0.0.1", "198.51.100.7")) == "198.51.100.7"
 
 
 def test_client_ip_with_two_proxies_is_the_second_from_the_right(settings):
     settings.TRUSTED_PROXY_COUNT = 2
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     forwarded = "6.6.6.6, 198.51.100.7, 10.1.1.1"
     assert client_ip(request_with("10.0.0.1", forwarded)) == "198.51.100.7"
 
@@ -171,17 +177,20 @@ def test_client_ip_with_two_proxies_is_the_second_from_the_right(settings):
 @pytest.mark.parametrize("forwarded", [None, "", "198.51.100.7", " , "])
 def test_client_ip_with_fewer_entries_than_proxies_is_remote_addr(settings, forwarded):
     settings.TRUSTED_PROXY_COUNT = 2
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     assert client_ip(request_with("10.0.0.1", forwarded)) == "10.0.0.1"
 
 
 def test_client_ip_accepts_ipv6(settings):
     settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     assert client_ip(request_with("10.0.0.1", "2001:db8::1")) == "2001:db8::1"
 
 
 @pytest.mark.parametrize("bad", ["unknown", "1.2.3.4:5678", "<script>", "999.1.1.1"])
 def test_client_ip_never_returns_something_that_is_not_an_address(settings, bad):
     settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     assert client_ip(request_with("10.0.0.1", bad)) == "10.0.0.1"
     settings.TRUSTED_PROXY_COUNT = 0
     assert client_ip(request_with(bad)) is None
@@ -200,20 +209,22 @@ REGISTRATION = {
 
 def test_audit_rows_carry_the_request_ip_user_agent_and_request_id(anon_client, settings):
     settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     response = anon_client.post(
         "/api/v1/auth/register/",
         REGISTRATION,
         REMOTE_ADDR="10.0.0.2",
         HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.7",
         HTTP_USER_AGENT="MedApp/2.1 (iPhone)",
-        HTTP_X_REQUEST_ID="reg-42",
+        HTTP_X_REQUEST_ID="reg-00042",
     )
     assert response.status_code == 201
 
     event = AuditEvent.objects.get(action="auth.registered")
     assert event.ip == "198.51.100.7"
     assert event.user_agent == "MedApp/2.1 (iPhone)"
-    assert event.request_id == "reg-42"
+    assert GENERATED_ID.fullmatch(event.request_id)  # the server's own id
+    assert event.data == {"client_request_id": "reg-00042"}
     assert event.target_id == str(response.json()["id"])
 
 
@@ -228,6 +239,7 @@ def test_a_garbage_forwarded_entry_is_not_stored_and_does_not_fail_the_request(
     anon_client, settings
 ):
     settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     response = anon_client.post(
         "/api/v1/auth/register/",
         REGISTRATION,

@@ -166,13 +166,13 @@ def test_a_crash_under_the_api_is_a_json_500_without_a_traceback(
     client = APIClient(raise_request_exception=False)
     payload = {"email": EMAIL, "password": FIRST, "first_name": "Li", "last_name": "Check"}
 
-    response = client.post(f"{API}/auth/register/", payload, HTTP_X_REQUEST_ID="crash-1")
+    response = client.post(f"{API}/auth/register/", payload, HTTP_X_REQUEST_ID="crash-0001")
 
     assert response.status_code == 500
     assert response["Content-Type"] == "application/json"
     body = response.json()
     assert set(body) == {"detail"}
-    assert response["X-Request-ID"] == "crash-1"
+    assert response["X-Request-ID"] == "crash-0001"
     text = response.content.decode()
     for fragment in ("Traceback", "RuntimeError", "simulated failure", "File ", FIRST, EMAIL):
         assert fragment not in text

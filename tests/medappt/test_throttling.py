@@ -302,6 +302,7 @@ def test_a_forged_forwarded_for_neither_dodges_the_limit_nor_the_audited_address
 
 def test_behind_one_proxy_the_rightmost_forwarded_address_is_the_client(rates, settings, patient):
     settings.TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     rates(login="3/min", login_failures="100/min")
     for n in range(3):
         response = login(

@@ -91,7 +91,7 @@ def test_scale_again_adds_nothing_and_a_larger_scale_adds_the_missing_doctors():
 def test_command_prints_progress_and_the_time_it_took():
     out = StringIO()
 
-    call_command("seed_demo", "--scale", "1", stdout=out)
+    call_command("seed_demo", "--scale", "1", "--allow-demo-admin", stdout=out)
 
     output = out.getvalue()
     assert "1/1 doctors" in output

@@ -29,6 +29,31 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _flush_may_truncate_the_audit_log():
+    """After a transactional test Django flushes the test database with TRUNCATE, which the
+    audit table's trigger refuses on PostgreSQL (audit migration 0003): the flush, and only
+    the flush, lifts that trigger for its own transaction."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.sql_flush
+    trigger = "audit_auditevent {} TRIGGER audit_event_no_truncate"
+
+    def sql_flush(self, style, tables, **kwargs):
+        sql = original(self, style, tables, **kwargs)
+        if not sql or "audit_auditevent" not in tables:
+            return sql
+        return [
+            f"ALTER TABLE {trigger.format('DISABLE')}",
+            *sql,
+            f"ALTER TABLE {trigger.format('ENABLE')}",
+        ]
+
+    DatabaseOperations.sql_flush = sql_flush
+    yield
+    DatabaseOperations.sql_flush = original
+
+
 @pytest.fixture(autouse=True)
 def _fast_and_isolated(settings):
     """A fast hasher, locmem mail, empty throttle counters and no public cache per test."""
