@@ -14,6 +14,7 @@ import warnings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Exists, OuterRef, QuerySet
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from accounts.models import User
@@ -110,7 +111,23 @@ def can_view_photo(*, viewer: User, owner: User) -> bool:
     if viewer.pk == owner.pk or viewer.role in (User.Role.STAFF, User.Role.ADMIN):
         return True
     if viewer.role == User.Role.DOCTOR:
+        known = getattr(owner, "treated_by_viewer", None)  # photo_owners() read it already
+        if known is not None:
+            return known
         from scheduling.models import Appointment
 
         return Appointment.objects.filter(doctor=viewer, patient=owner).exists()
     return False
+
+
+def photo_owners(*, viewer: User) -> QuerySet[User]:
+    """Active users whose photo may be asked for; for a doctor viewer each carries whether
+    they are the doctor's patient (`treated_by_viewer`), so can_view_photo asks nothing more
+    and the read's audit row fits in the same number of queries."""
+    owners = User.objects.filter(is_active=True)
+    if viewer.is_authenticated and viewer.role == User.Role.DOCTOR:
+        from scheduling.models import Appointment
+
+        visits = Appointment.objects.filter(doctor_id=viewer.pk, patient=OuterRef("pk"))
+        owners = owners.annotate(treated_by_viewer=Exists(visits))
+    return owners

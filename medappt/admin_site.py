@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
@@ -52,12 +53,28 @@ class ClinicAdminSite(admin.AdminSite):
         return response
 
     def index(self, request, extra_context=None):
-        from scheduling.dashboard import front_desk_summary
+        from scheduling.dashboard import front_desk_summary, front_desk_summary_viewed
 
         context = dict(extra_context or {})
         if request.user.has_perm("scheduling.view_appointment"):
             context["front_desk"] = front_desk_summary()
+            front_desk_summary_viewed(summary=context["front_desk"], viewer=request.user)
         return super().index(request, context)
+
+    def autocomplete_view(self, request):
+        return RecordedAutocompleteJsonView.as_view(admin_site=self)(request)
+
+
+class RecordedAutocompleteJsonView(AutocompleteJsonView):
+    """Django's autocomplete; the model admin answering it records the rows it offers when
+    they are records it audits the reads of (`record_patient_reads`, audit.admin)."""
+
+    def get_context_data(self, **kwargs) -> dict:
+        context = super().get_context_data(**kwargs)
+        record = getattr(self.model_admin, "record_patient_reads", None)
+        if record is not None:
+            record(self.request, context["object_list"])
+        return context
 
 
 def is_autocomplete_for(request: HttpRequest, model_name: str, field_name: str) -> bool:

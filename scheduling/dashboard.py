@@ -13,6 +13,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.services import audit_record_patient_views
 from scheduling.models import Appointment
 
 Status = Appointment.Status
@@ -103,3 +104,11 @@ def front_desk_summary(*, now: datetime.datetime | None = None) -> dict:
             start__lt=soon_end.isoformat(),
         ),
     }
+
+
+def front_desk_summary_viewed(*, summary: dict, viewer) -> None:
+    """The home page names patients (today per doctor, pending soon): each is a record read,
+    written as `patient_record.viewed` like any list of appointments."""
+    shown = [a for day in summary["doctors_today"] for a in day.appointments]
+    shown += summary["pending_soon"]
+    audit_record_patient_views(patient_ids=[a.patient_id for a in shown], actor=viewer)
