@@ -249,6 +249,9 @@ if not _email_url:
     _required("EMAIL_URL", "outgoing mail, e.g. smtp+tls://user:password@mail.example.com:587")
 vars().update(environ.Env.email_url_config(_email_url))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="medappt <no-reply@localhost>")
+# Seconds an SMTP connection may wait; send_reminders holds a reminder's claim (a row lock)
+# while its mail is sent, so a hung mail server must not hold it for ever.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 
 # ---------------------------------------------------------------------------
 # Internationalisation
