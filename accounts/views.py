@@ -61,7 +61,7 @@ from audit.services import audit_record_patient_views
 from medappt.exceptions import Unauthenticated
 from medappt.filters import ID_REGEX
 from medappt.ordering import MappedOrderingFilter
-from medappt.response_cache import ANY_AVAILABILITY, DIRECTORY, cached_response
+from medappt.response_cache import ANY_AVAILABILITY, DIRECTORY, PAGE_PARAMS, cached_response
 from scheduling.services import appointment_count_future_active
 
 PASSWORD_RESET_ACCEPTED = {
@@ -365,11 +365,12 @@ class DoctorViewSet(ActionPermissionsMixin, viewsets.ReadOnlyModelViewSet):
 
     def list(self, request: Request, *args, **kwargs) -> Response:
         build = partial(super().list, request, *args, **kwargs)
-        return cached_response(request, scopes=self._cache_scopes(), build=build)
+        params = (*DoctorFilter.base_filters, MappedOrderingFilter.param, *PAGE_PARAMS)
+        return cached_response(request, scopes=self._cache_scopes(), params=params, build=build)
 
     def retrieve(self, request: Request, *args, **kwargs) -> Response:
         build = partial(super().retrieve, request, *args, **kwargs)
-        return cached_response(request, scopes=self._cache_scopes(), build=build)
+        return cached_response(request, scopes=self._cache_scopes(), params=(), build=build)
 
     @extend_schema(methods=["GET"], request=None, responses={200: DoctorMeSerializer})
     @extend_schema(

@@ -118,19 +118,33 @@ else:
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 
 REDIS_URL = env.str("REDIS_URL", default="")
+# The public read cache (medappt/response_cache.py) in a Redis (or database) of its own, so
+# its entries can never crowd out or flush the throttle counters; unset, it shares REDIS_URL
+# under its own key prefix (`public:`).
+PUBLIC_CACHE_URL = env.str("PUBLIC_CACHE_URL", default="")
 if REDIS_URL:
+    _REDIS_OPTIONS = {
+        # A slow or unreachable Redis costs a request at most these seconds per cache
+        # call; the throttles then fail open (accounts/throttles.py), /readyz says 503.
+        "socket_connect_timeout": env.float("REDIS_CONNECT_TIMEOUT", default=1.0),
+        "socket_timeout": env.float("REDIS_TIMEOUT", default=1.0),
+        # After a failure Redis is skipped for these seconds (medappt/cache.py), so an outage
+        # costs one timeout per process and period, not one per cache call.
+        "breaker_seconds": env.float("REDIS_BREAKER_SECONDS", default=5.0),
+    }
     CACHES = {
         "default": {
             "BACKEND": "medappt.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            # A slow or unreachable Redis costs a request at most these seconds per cache
-            # call; the throttles then fail open (accounts/throttles.py), /readyz says 503.
-            "OPTIONS": {
-                "socket_connect_timeout": env.float("REDIS_CONNECT_TIMEOUT", default=1.0),
-                "socket_timeout": env.float("REDIS_TIMEOUT", default=1.0),
-            },
+            "OPTIONS": _REDIS_OPTIONS,
         }
     }
+    if PUBLIC_CACHE_URL:
+        CACHES["public"] = {
+            "BACKEND": "medappt.cache.RedisCache",
+            "LOCATION": PUBLIC_CACHE_URL,
+            "OPTIONS": _REDIS_OPTIONS,
+        }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

@@ -29,7 +29,7 @@ from accounts.throttles import BookingRateThrottle
 from audit.services import audit_record_patient_views
 from medappt.filters import ID_REGEX, parse_window
 from medappt.ordering import MappedOrderingFilter
-from medappt.response_cache import availability_scope, cached_response
+from medappt.response_cache import PAGE_PARAMS, availability_scope, cached_response
 from scheduling import selectors, services
 from scheduling.filters import AppointmentFilter, TimeBlockFilter
 from scheduling.models import Appointment, TimeBlock
@@ -185,7 +185,10 @@ class AvailabilityViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
         # A bad window is a 400 now, even where the same URL was valid moments ago.
         parse_window(request.query_params)
         return cached_response(
-            request, scopes=[availability_scope(doctor_id)], build=partial(self._page, request)
+            request,
+            scopes=[availability_scope(doctor_id)],
+            params=("from", "to", *PAGE_PARAMS),
+            build=partial(self._page, request),
         )
 
     def _page(self, request: Request) -> Response:
