@@ -12,7 +12,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 
 from accounts import services
 from accounts.models import DoctorProfile, User, normalize_email, validate_timezone
-from audit.services import audit_record_patient_views
+from audit.admin import PatientReadsAuditedAdmin
 from core.admin import ServiceBackedAdmin, is_autocomplete_for
 
 
@@ -50,7 +50,7 @@ for _token_model in (OutstandingToken, BlacklistedToken):
 
 
 @admin.register(User)
-class UserAdmin(ServiceBackedAdmin, DjangoUserAdmin):
+class UserAdmin(PatientReadsAuditedAdmin, ServiceBackedAdmin, DjangoUserAdmin):
     add_form = PatientCreationForm
     form = UserEditForm
     ordering = ["id"]
@@ -164,22 +164,8 @@ class UserAdmin(ServiceBackedAdmin, DjangoUserAdmin):
             )
         return queryset, may_have_duplicates
 
-    def changelist_view(self, request, extra_context=None):
-        response = super().changelist_view(request, extra_context)
-        changelist = getattr(response, "context_data", {}).get("cl")
-        if changelist is not None:
-            audit_record_patient_views(
-                patient_ids=[u.pk for u in changelist.result_list if u.role == User.Role.PATIENT],
-                actor=request.user,
-            )
-        return response
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        response = super().change_view(request, object_id, form_url, extra_context)
-        original = getattr(response, "context_data", {}).get("original")
-        if request.method == "GET" and original is not None and original.role == User.Role.PATIENT:
-            audit_record_patient_views(patient_ids=[original.pk], actor=request.user)
-        return response
+    def patient_ids_shown(self, objs) -> list[int]:
+        return [user.pk for user in objs if user.role == User.Role.PATIENT]
 
     def save_model(self, request, obj, form, change) -> None:
         if change:

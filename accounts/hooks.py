@@ -11,6 +11,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from django.db.models import Expression
+
     from accounts.models import User
 
 # Called inside user_deactivate's transaction, after the user rows are locked (step 1 of
@@ -18,8 +20,9 @@ if TYPE_CHECKING:
 on_deactivation: list[Callable[..., int]] = []
 # How many future commitments (active appointments) a user still has.
 future_commitments: list[Callable[[User], int]] = []
-# Whether `viewer` may see `owner`'s photo beyond the owner and staff (their doctor).
-photo_viewers: list[Callable[[User, User], bool]] = []
+# For a viewer, an expression over a user row that is true when the viewer may see that
+# user's photo beyond the owner and staff (a doctor: their patients), or None.
+photo_viewers: list[Callable[[User], Expression | None]] = []
 
 
 def register(hook: list, function: Callable) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 
 from accounts import hooks
 from accounts.models import User
@@ -21,12 +21,30 @@ def user_future_commitments(*, user: User) -> int:
     return sum(count(user) for count in hooks.future_commitments)
 
 
+def user_photo_owners(*, viewer: User) -> QuerySet[User]:
+    """Active users whose photo may be asked for, each carrying whether the apps above let the
+    viewer see it (`photo_shown_to_viewer`: a doctor and their patients), in the same query."""
+    owners = User.objects.filter(is_active=True)
+    if not viewer.is_authenticated:
+        return owners
+    expressions = [e for e in (may_see(viewer) for may_see in hooks.photo_viewers) if e is not None]
+    if expressions:
+        condition = Q()
+        for expression in expressions:
+            condition |= Q(expression)
+        owners = owners.annotate(
+            photo_shown_to_viewer=ExpressionWrapper(condition, output_field=BooleanField())
+        )
+    return owners
+
+
 def user_photo_visible_to(*, viewer: User, owner: User) -> bool:
-    """Doctors' photos are public; others' go to the owner, staff and their doctors."""
+    """Doctors' photos are public; others' go to the owner, staff and their doctors. `owner`
+    comes from user_photo_owners(viewer=viewer)."""
     if owner.role == User.Role.DOCTOR:
         return True
     if not viewer.is_authenticated:
         return False
     if viewer.pk == owner.pk or viewer.role in (User.Role.STAFF, User.Role.ADMIN):
         return True
-    return any(may_view(viewer, owner) for may_view in hooks.photo_viewers)
+    return bool(getattr(owner, "photo_shown_to_viewer", False))

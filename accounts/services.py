@@ -30,7 +30,11 @@ from rest_framework_simplejwt.utils import datetime_from_epoch, get_md5_hash_pas
 from accounts import hooks, photos
 from accounts.models import DoctorProfile, RevokedTokenFamily, User, normalize_email
 from audit.services import audit_record
-from core.emails import send_templated_email_on_commit
+from core.emails import (
+    render_templated_email,
+    send_rendered_email,
+    send_templated_email_on_commit,
+)
 from core.exceptions import (
     ALREADY_DOCTOR,
     ALREADY_SUSPENDED,
@@ -329,28 +333,45 @@ def password_changed_in_admin(*, user: User) -> None:
     audit_record(action="auth.password_changed", target=user, actor=user, data={"source": "admin"})
 
 
+# Who a reset mail is rendered for when there is nobody to mail: never saved, never sent.
+RESET_STAND_IN_EMAIL = "nobody@example.invalid"
+
+
+def _reset_stand_in() -> User:
+    stand_in = User(pk=0, email=RESET_STAND_IN_EMAIL)
+    stand_in.set_unusable_password()  # a password hash to make a token from, as a real one
+    return stand_in
+
+
 @service_transaction
 def password_reset_request(*, email: str) -> None:
-    """Mail a reset link to an active, unsuspended account; say nothing either way."""
+    """Mail a reset link to an active, unsuspended account; say nothing either way.
+
+    Either way the request does the same work (one lookup, one audit row, a token made and
+    the mail rendered), so its time does not tell whether the account exists; only the
+    sending differs, and that runs after the commit.
+    """
     user = User.objects.filter(email=normalize_email(email)).first()
+    sendable = user is not None and user.can_sign_in
     audit_record(
         action="auth.password_reset_requested",
         target_type="user" if user else "",
         target_id=user.pk if user else None,
-        data={"email": _email_for_audit(email), "sent": bool(user and user.can_sign_in)},
+        data={"email": _email_for_audit(email), "sent": sendable},
         actor=None,
     )
-    if user is None or not user.can_sign_in:
-        return
-    send_templated_email_on_commit(
+    recipient = user if sendable else _reset_stand_in()
+    message = render_templated_email(
         template="password_reset",
-        to=[user.email],
+        to=[recipient.email],
         context={
-            "user": user,
-            "link": password_reset_link(user),
+            "user": recipient,
+            "link": password_reset_link(recipient),
             "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
         },
     )
+    if sendable:
+        transaction.on_commit(lambda: send_rendered_email(message, template="password_reset"))
 
 
 def _user_from_uid(uid: str) -> User | None:

@@ -297,7 +297,7 @@ class UserPhotoViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
 
     @extend_schema(responses={(200, "image/jpeg"): OpenApiTypes.BINARY})
     def list(self, request: Request, user_id: str) -> HttpResponse:
-        owner = get_object_or_404(User.objects.filter(is_active=True), pk=user_id)
+        owner = get_object_or_404(selectors.user_photo_owners(viewer=request.user), pk=user_id)
         if not owner.photo or not selectors.user_photo_visible_to(viewer=request.user, owner=owner):
             raise Http404
         try:
@@ -305,6 +305,8 @@ class UserPhotoViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
                 response = HttpResponse(photo.read(), content_type="image/jpeg")
         except FileNotFoundError as error:  # replaced (old file deleted) since we read the row
             raise Http404 from error
+        if owner.role == User.Role.PATIENT:  # seen by anyone else, it is a record read
+            audit_record_patient_views(patient_ids=[owner.pk])
         response["Cache-Control"] = (
             "public, max-age=86400" if owner.role == User.Role.DOCTOR else "private, no-store"
         )

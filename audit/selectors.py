@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import BigIntegerField, Case, OuterRef, QuerySet, Subquery, When
 
 from audit import sealing
 from audit.models import AuditEvent
@@ -76,3 +76,36 @@ def audit_verify(*, expect_head: sealing.Head | None = None) -> Verification:
                 False, head, f"seq {expect_head.seq} holds another hash than the expected head"
             )
     return Verification(True, head, f"chain intact: {head.seq} events, head {head}")
+
+
+def field_history_patient() -> Case:
+    """For a django-auditlog entry, the patient whose record it shows (a patient's own user
+    row, or a row naming a patient such as an appointment), or None: a subquery per model."""
+    from auditlog.registry import auditlog
+    from django.contrib.contenttypes.models import ContentType
+
+    user_model = get_user_model()
+    cases = []
+    for model in auditlog.get_models():
+        if model is user_model:
+            rows = model.objects.filter(pk=OuterRef("object_id"), role=user_model.Role.PATIENT)
+            patient = rows.values("pk")
+        elif any(field.name == "patient" for field in model._meta.concrete_fields):
+            patient = model._default_manager.filter(pk=OuterRef("object_id")).values("patient_id")
+        else:
+            continue
+        content_type = ContentType.objects.get_for_model(model)
+        cases.append(When(content_type_id=content_type.pk, then=Subquery(patient.order_by()[:1])))
+    return Case(*cases, default=None, output_field=BigIntegerField())
+
+
+def field_history_list() -> QuerySet:
+    """django-auditlog's entries, newest first, each with `patient_id` (field_history_patient)
+    resolved in the same query."""
+    from auditlog.models import LogEntry
+
+    return (
+        LogEntry.objects.select_related("content_type")
+        .annotate(patient_id=field_history_patient())
+        .order_by("-id")
+    )

@@ -25,7 +25,7 @@ from audit.serializers import (
     AuditEventSerializer,
     FieldChangeSerializer,
 )
-from audit.services import audit_record
+from audit.services import audit_record, audit_record_patient_views
 from core.docs import JSONErrorsMixin
 from core.permissions import ActionPermissionsMixin, IsAdminRole, IsPatient
 
@@ -112,7 +112,16 @@ class FieldChangeViewSet(ActionPermissionsMixin, mixins.ListModelMixin, viewsets
     permission_classes_by_action = {"list": IsAdminRole}
     serializer_class = FieldChangeSerializer
     filterset_class = FieldChangeFilter
-    queryset = LogEntry.objects.select_related("content_type").order_by("-id")
+    queryset = LogEntry.objects.none()  # for the schema; get_queryset() serves
+
+    def get_queryset(self):
+        return selectors.field_history_list()
+
+    def list(self, request: Request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        # The history of a patient's row is their record: its reads are audited like the API's.
+        audit_record_patient_views(patient_ids=[entry.patient_id for entry in page])
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
 class AccessLogViewSet(ActionPermissionsMixin, mixins.ListModelMixin, viewsets.GenericViewSet):

@@ -14,8 +14,10 @@ from django.template.loader import render_to_string
 logger = logging.getLogger(__name__)
 
 
-def send_templated_email(*, template: str, to: Sequence[str], context: dict[str, Any]) -> bool:
-    """Render templates/emails/<template>.{subject.txt,txt,html} and send; True when sent."""
+def render_templated_email(
+    *, template: str, to: Sequence[str], context: dict[str, Any]
+) -> EmailMultiAlternatives:
+    """Render templates/emails/<template>.{subject.txt,txt,html} into a message (not sent)."""
     subject = render_to_string(f"emails/{template}.subject.txt", context).strip()
     body = render_to_string(f"emails/{template}.txt", context)
     html = render_to_string(f"emails/{template}.html", context)
@@ -26,6 +28,11 @@ def send_templated_email(*, template: str, to: Sequence[str], context: dict[str,
         to=list(to),
     )
     message.attach_alternative(html, "text/html")
+    return message
+
+
+def send_rendered_email(message: EmailMultiAlternatives, *, template: str) -> bool:
+    """Send a rendered message; True when sent, False (logged) when the mail server failed."""
     try:
         message.send()
     except Exception:
@@ -33,6 +40,12 @@ def send_templated_email(*, template: str, to: Sequence[str], context: dict[str,
         logger.exception("Sending the %r email failed", template)
         return False
     return True
+
+
+def send_templated_email(*, template: str, to: Sequence[str], context: dict[str, Any]) -> bool:
+    """Render templates/emails/<template>.{subject.txt,txt,html} and send; True when sent."""
+    message = render_templated_email(template=template, to=to, context=context)
+    return send_rendered_email(message, template=template)
 
 
 def send_templated_email_on_commit(*, template: str, to: Sequence[str], context: dict) -> None:

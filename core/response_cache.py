@@ -13,6 +13,13 @@ only leave that read's answer under a version that is already outdated.
 
 Versions live in the shared Django cache (Redis), so every worker and command sees the
 same ones. Every cache error falls through to the database (fail open) with a warning.
+
+Keys are bounded: only a request whose query names nothing but the view's known parameters
+is cached, under its path and those parameters in a canonical order (`?junk=N` is answered
+from the database and stores nothing); every key starts with KEY_PREFIX, apart from the
+throttle counters, and expires (the answers after PUBLIC_CACHE_SECONDS, the versions after
+version_timeout()). With a `public` cache alias configured (PUBLIC_CACHE_URL), all of it lives
+there instead of in the default cache, beside the counters.
 """
 
 from __future__ import annotations
@@ -22,16 +29,31 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Callable, Iterable
+from urllib.parse import urlencode
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+from django.core.cache.backends.base import BaseCache
 from django.db import transaction
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.cache import CACHE_ERRORS
+from core.pagination import PageNumberPagination
 
 logger = logging.getLogger("core.response_cache")
+
+PUBLIC_CACHE_ALIAS = "public"
+KEY_PREFIX = "public:"
+# Every list's paging parameters, known to every cached list.
+PAGE_PARAMS = (
+    PageNumberPagination.page_query_param,
+    PageNumberPagination.page_size_query_param,
+)
+# A version lives this many answer lifetimes (at least MIN_VERSION_SECONDS) after it was made
+# or last bumped. One that expires only costs a miss: the next read makes a fresh random one.
+VERSION_LIFETIMES = 6
+MIN_VERSION_SECONDS = 60
 
 DIRECTORY = "directory"
 # Every doctor's free blocks at once: the directory filtered by available_from/available_to.
@@ -43,8 +65,20 @@ def availability_scope(doctor_id: int | str) -> str:
     return f"availability:{int(doctor_id)}"
 
 
+def public_cache() -> BaseCache:
+    """The `public` cache alias when settings configure one, else the default cache (looked
+    up per call: Django's cache backends are per thread)."""
+    alias = PUBLIC_CACHE_ALIAS if PUBLIC_CACHE_ALIAS in settings.CACHES else DEFAULT_CACHE_ALIAS
+    return caches[alias]
+
+
+def version_timeout() -> int:
+    """Seconds a scope's version lives after it was made or bumped."""
+    return max(MIN_VERSION_SECONDS, VERSION_LIFETIMES * settings.PUBLIC_CACHE_SECONDS)
+
+
 def _version_key(scope: str) -> str:
-    return f"resp-version:{scope}"
+    return f"{KEY_PREFIX}version:{scope}"
 
 
 def _fresh_version() -> int:
@@ -56,13 +90,14 @@ def _fresh_version() -> int:
 def versions(scopes: Iterable[str]) -> list[int]:
     """The current version of each scope, creating the missing ones (may raise CACHE_ERRORS)."""
     keys = [_version_key(scope) for scope in scopes]
-    found = cache.get_many(keys)
+    backend = public_cache()
+    found = backend.get_many(keys)
     result = []
     for key in keys:
         value = found.get(key)
         if value is None:
             fresh = _fresh_version()
-            value = fresh if cache.add(key, fresh, timeout=None) else cache.get(key, fresh)
+            value = fresh if backend.add(key, fresh, version_timeout()) else backend.get(key, fresh)
         result.append(value)
     return result
 
@@ -73,12 +108,16 @@ def version(scope: str) -> int:
 
 
 def _increment(key: str) -> None:
+    backend = public_cache()
     for _ in range(2):
         try:
-            cache.incr(key)
+            backend.incr(key)
+            # Django's Redis incr() is EXISTS then INCRBY: a key expiring in between comes back
+            # without a lifetime. The bump gives it one again (a bump is a write: rare).
+            backend.touch(key, version_timeout())
             return
         except ValueError:  # no version yet (never read, or evicted): a fresh one will do
-            if cache.add(key, _fresh_version(), timeout=None):
+            if backend.add(key, _fresh_version(), version_timeout()):
                 return
             # Someone created it meanwhile (a reader, maybe before our commit): move it on.
 
@@ -109,11 +148,22 @@ def bump(*scopes: str) -> None:
         transaction.on_commit(functools.partial(_bump_now, tuple(scopes)))
 
 
+def canonical_url(request: Request, params: Iterable[str]) -> str | None:
+    """The absolute URL with only the known parameters, sorted by name (each one's values in
+    their order); None when the query names any other parameter, which is then not cached."""
+    query = request.query_params
+    if not set(query.keys()) <= set(params):
+        return None
+    pairs = [(name, value) for name in sorted(query.keys()) for value in query.getlist(name)]
+    # Absolute: pagination links carry scheme and host (DRF writes their query sorted too).
+    url = request.build_absolute_uri(request.path)
+    return f"{url}?{urlencode(pairs)}" if pairs else url
+
+
 def _cache_key(scopes: tuple[str, ...], current: list[int], url: str) -> str:
     state = ";".join(f"{scope}@{value}" for scope, value in zip(scopes, current, strict=True))
-    # The absolute URL: pagination links carry scheme and host. Hashed, so any query string
-    # makes a short key without spaces or control characters.
-    return f"resp:{state}:{hashlib.sha256(url.encode()).hexdigest()}"
+    # Hashed, so any query string makes a short key without spaces or control characters.
+    return f"{KEY_PREFIX}resp:{state}:{hashlib.sha256(url.encode()).hexdigest()}"
 
 
 def _cache_unavailable(error: Exception) -> None:
@@ -123,10 +173,15 @@ def _cache_unavailable(error: Exception) -> None:
 
 
 def cached_response(
-    request: Request, *, scopes: Iterable[str], build: Callable[[], Response]
+    request: Request,
+    *,
+    scopes: Iterable[str],
+    params: Iterable[str],
+    build: Callable[[], Response],
 ) -> Response:
     """The view's answer (`build()`), cached for PUBLIC_CACHE_SECONDS under the scopes'
-    versions and the request's absolute URL.
+    versions and the request's canonical URL (`params`: the query parameters the view reads;
+    a request naming any other is answered by `build()` and not cached).
 
     Only GET is cached and only 200 answers are stored, so a hit answers a URL that was valid
     under the same versions. Authentication and permissions have run before the view.
@@ -134,10 +189,13 @@ def cached_response(
     timeout = settings.PUBLIC_CACHE_SECONDS
     if timeout <= 0 or request.method != "GET":
         return build()
+    url = canonical_url(request, params)
+    if url is None:
+        return build()
     scopes = tuple(scopes)
     try:
-        key = _cache_key(scopes, versions(scopes), request.build_absolute_uri())
-        data = cache.get(key)
+        key = _cache_key(scopes, versions(scopes), url)
+        data = public_cache().get(key)
     except CACHE_ERRORS as error:
         _cache_unavailable(error)
         return build()
@@ -146,7 +204,7 @@ def cached_response(
     response = build()
     if response.status_code == 200:
         try:
-            cache.set(key, response.data, timeout)
+            public_cache().set(key, response.data, timeout)
         except CACHE_ERRORS as error:
             _cache_unavailable(error)
     return response

@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 
 from django.contrib import admin
+from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.http import HttpResponse
 
 from accounts.services import auth_admin_login_failed, password_changed_in_admin
+from audit.services import audit_record_patient_views
 from core.throttles import LoginAttempt, LoginRateThrottle
 from scheduling.selectors import front_desk_summary
 
@@ -65,5 +67,26 @@ class ClinicAdminSite(admin.AdminSite):
     def index(self, request, extra_context=None):
         context = dict(extra_context or {})
         if request.user.has_perm("scheduling.view_appointment"):
-            context["front_desk"] = front_desk_summary()
+            summary = context["front_desk"] = front_desk_summary()
+            # The page names patients (today per doctor, pending soon): each is a record read.
+            shown = [a for day in summary["doctors_today"] for a in day.appointments]
+            shown += summary["pending_soon"]
+            audit_record_patient_views(
+                patient_ids=[a.patient_id for a in shown], actor=request.user
+            )
         return super().index(request, context)
+
+    def autocomplete_view(self, request):
+        return RecordedAutocompleteJsonView.as_view(admin_site=self)(request)
+
+
+class RecordedAutocompleteJsonView(AutocompleteJsonView):
+    """Django's autocomplete; the model admin answering it records the rows it offers when
+    they are records it audits the reads of (`record_patient_reads`, audit.admin)."""
+
+    def get_context_data(self, **kwargs) -> dict:
+        context = super().get_context_data(**kwargs)
+        record = getattr(self.model_admin, "record_patient_reads", None)
+        if record is not None:
+            record(self.request, context["object_list"])
+        return context

@@ -125,19 +125,33 @@ else:
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 
 REDIS_URL = env.str("REDIS_URL", default="")
+# The public read cache (core/response_cache.py) in a Redis (or database) of its own, so
+# its entries can never crowd out or flush the throttle counters; unset, it shares REDIS_URL
+# under its own key prefix (`public:`).
+PUBLIC_CACHE_URL = env.str("PUBLIC_CACHE_URL", default="")
 if REDIS_URL:
+    _REDIS_OPTIONS = {
+        # A slow or unreachable Redis costs a request at most these seconds per cache
+        # call; the throttles then fail open (core/throttles.py), /readyz says 503.
+        "socket_connect_timeout": env.float("REDIS_CONNECT_TIMEOUT", default=1.0),
+        "socket_timeout": env.float("REDIS_TIMEOUT", default=1.0),
+        # After a failure Redis is skipped for these seconds (core/cache.py), so an outage
+        # costs one timeout per process and period, not one per cache call.
+        "breaker_seconds": env.float("REDIS_BREAKER_SECONDS", default=5.0),
+    }
     CACHES = {
         "default": {
             "BACKEND": "core.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            # A slow or unreachable Redis costs a request at most these seconds per cache
-            # call; the throttles then fail open (core/throttles.py), /readyz says 503.
-            "OPTIONS": {
-                "socket_connect_timeout": env.float("REDIS_CONNECT_TIMEOUT", default=1.0),
-                "socket_timeout": env.float("REDIS_TIMEOUT", default=1.0),
-            },
+            "OPTIONS": _REDIS_OPTIONS,
         }
     }
+    if PUBLIC_CACHE_URL:
+        CACHES["public"] = {
+            "BACKEND": "core.cache.RedisCache",
+            "LOCATION": PUBLIC_CACHE_URL,
+            "OPTIONS": _REDIS_OPTIONS,
+        }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -276,6 +290,9 @@ if not _email_url:
     _required("EMAIL_URL", "outgoing mail, e.g. smtp+tls://user:password@mail.example.com:587")
 vars().update(environ.Env.email_url_config(_email_url))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="medappt <no-reply@localhost>")
+# Seconds an SMTP connection may wait; send_reminders holds a reminder's claim (a row lock)
+# while its mail is sent, so a hung mail server must not hold it for ever.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 
 # ---------------------------------------------------------------------------
 # Internationalisation

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User, validate_timezone
-from audit.services import audit_record_patient_views
+from audit.admin import PatientReadsAuditedAdmin
 from core.admin import ServiceBackedAdmin, is_autocomplete_for, rule_message
 from core.exceptions import Conflict
 from scheduling import services
@@ -274,7 +274,7 @@ class AppointmentNotesForm(forms.ModelForm):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(ServiceBackedAdmin, admin.ModelAdmin):
+class AppointmentAdmin(PatientReadsAuditedAdmin, ServiceBackedAdmin, admin.ModelAdmin):
     list_display = ["id", "start", "doctor", "patient", "status", "created_at"]
     list_filter = ["status", ("doctor", admin.RelatedOnlyFieldListFilter), "start"]
     search_fields = [
@@ -354,21 +354,8 @@ class AppointmentAdmin(ServiceBackedAdmin, admin.ModelAdmin):
         return None
 
     # -- reads of patient records are audited, here as in the API ---------------------
-    def changelist_view(self, request, extra_context=None):
-        response = super().changelist_view(request, extra_context)
-        changelist = getattr(response, "context_data", {}).get("cl")
-        if changelist is not None:
-            audit_record_patient_views(
-                patient_ids=[a.patient_id for a in changelist.result_list], actor=request.user
-            )
-        return response
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        response = super().change_view(request, object_id, form_url, extra_context)
-        original = getattr(response, "context_data", {}).get("original")
-        if request.method == "GET" and original is not None:
-            audit_record_patient_views(patient_ids=[original.patient_id], actor=request.user)
-        return response
+    def patient_ids_shown(self, objs) -> list[int]:
+        return [appointment.patient_id for appointment in objs]
 
     # -- lifecycle actions ---------------------------------------------------------------
     def _run(self, request, queryset, service, done: str, **kwargs) -> None:
@@ -419,7 +406,7 @@ class ReviewHiddenFilter(admin.SimpleListFilter):
 
 
 @admin.register(Review)
-class ReviewAdmin(ServiceBackedAdmin, admin.ModelAdmin):
+class ReviewAdmin(PatientReadsAuditedAdmin, ServiceBackedAdmin, admin.ModelAdmin):
     """Staff read reviews and hide or unhide them; nobody edits a patient's words here."""
 
     list_display = ["id", "doctor", "author", "rating", "comment_excerpt", "created_at", "hidden"]
@@ -454,6 +441,9 @@ class ReviewAdmin(ServiceBackedAdmin, admin.ModelAdmin):
     @admin.display(description="hidden", boolean=True)
     def hidden(self, review: Review) -> bool:
         return review.hidden_at is not None
+
+    def patient_ids_shown(self, objs) -> list[int]:
+        return [review.author_id for review in objs]  # the author's name, email and words
 
     def has_add_permission(self, request) -> bool:
         return False  # reviews come from patients through the API

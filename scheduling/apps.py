@@ -14,7 +14,7 @@ class SchedulingConfig(AppConfig):
         # What accounts asks of the appointments a user holds (accounts/hooks.py).
         hooks.register(hooks.on_deactivation, services.appointments_cancel_for_deactivated)
         hooks.register(hooks.future_commitments, selectors.appointment_count_future_active)
-        hooks.register(hooks.photo_viewers, selectors.doctor_has_seen_patient)
+        hooks.register(hooks.photo_viewers, selectors.patients_of)
         record_field_history(self.get_model("TimeBlock"))
         record_field_history(
             self.get_model("Appointment"), mask=("reason", "notes", "cancellation_reason")

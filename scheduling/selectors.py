@@ -175,13 +175,12 @@ def appointment_count_future_active(user: User) -> int:
     return appointment_list_future_active(user=user).count()
 
 
-def doctor_has_seen_patient(doctor: User, patient: User) -> bool:
-    """Whether the doctor has (or had) an appointment with the patient: they may see the
-    patient's photo."""
-    return (
-        doctor.role == User.Role.DOCTOR
-        and Appointment.objects.filter(doctor=doctor, patient=patient).exists()
-    )
+def patients_of(viewer: User) -> Exists | None:
+    """For a doctor, an expression over a user row: the user is (or was) their patient, so
+    the doctor may see their photo. None for anyone else."""
+    if viewer.role != User.Role.DOCTOR:
+        return None
+    return Exists(Appointment.objects.filter(doctor_id=viewer.pk, patient=OuterRef("pk")))
 
 
 # ---------------------------------------------------------------------------

@@ -26,8 +26,17 @@ class ReminderRun:
     skipped: int
 
 
-def _claim(appointment_id: int, now: datetime.datetime) -> bool:
-    """Atomically take the reminder: only one runner's conditional update can win it."""
+def _remind(appointment_id: int, now: datetime.datetime) -> str:
+    """Claim, send and record one reminder in one transaction: "sent", "failed" or "skipped".
+
+    The claim is a conditional update, so only one runner wins it (another waits on the row
+    lock, then finds it taken). The mail goes out while the claim is held and uncommitted;
+    only when the mail server has taken it do the claim, its field history and its
+    `appointment.reminder_sent` row commit, together. A failed send, or anything raised on
+    the way, rolls all of them back: the next run tries again, and no row says a reminder
+    went out that did not. (The one window left is a commit failing after the send: the
+    reminder then goes out twice, never zero times with an audit row claiming it did.)
+    """
     with transaction.atomic():
         won = (
             Appointment.objects.filter(
@@ -35,52 +44,34 @@ def _claim(appointment_id: int, now: datetime.datetime) -> bool:
             ).update(reminder_sent_at=now)
             == 1
         )
-        if won:
-            appointment = Appointment.objects.get(pk=appointment_id)
-            # A conditional update sends no signal: give the field history its entry here.
-            LogEntry.objects.log_create(
-                appointment,
-                action=LogEntry.Action.UPDATE,
-                changes={"reminder_sent_at": ["None", str(now)]},
-            )
-    return won
-
-
-def _release(appointment_id: int, claimed_at: datetime.datetime) -> None:
-    with transaction.atomic():
-        released = Appointment.objects.filter(
-            pk=appointment_id, reminder_sent_at=claimed_at
-        ).update(reminder_sent_at=None)
-        if released:
-            appointment = Appointment.objects.get(pk=appointment_id)
-            LogEntry.objects.log_create(
-                appointment,
-                action=LogEntry.Action.UPDATE,
-                changes={"reminder_sent_at": [str(claimed_at), "None"]},
-            )
+        if not won:
+            return "skipped"  # another runner took it, or it changed meanwhile
+        appointment = Appointment.objects.select_related(
+            "patient", "doctor", "doctor__doctor_profile"
+        ).get(pk=appointment_id)
+        if not notifications.send_reminder(appointment):
+            transaction.set_rollback(True)  # the claim goes; the next run retries
+            return "failed"
+        # A conditional update sends no signal: give the field history its entry here.
+        LogEntry.objects.log_create(
+            appointment,
+            action=LogEntry.Action.UPDATE,
+            changes={"reminder_sent_at": ["None", str(now)]},
+        )
+        audit_record(action="appointment.reminder_sent", target=appointment, actor=None)
+    return "sent"
 
 
 def appointment_reminders_send(*, dry_run: bool = False) -> ReminderRun:
-    """Claim, send, and release the claim when sending fails: each reminder goes out once."""
+    """Claim, send and record each due reminder in its own transaction: each goes out once."""
     now = timezone.now()
     due = selectors.appointment_reminders_due(now=now)
     if dry_run:
         return ReminderRun(sent=0, failed=0, skipped=len(due))
-    sent = failed = skipped = 0
+    outcomes = {"sent": 0, "failed": 0, "skipped": 0}
     for appointment_id in due:
-        if not _claim(appointment_id, now):
-            skipped += 1  # another runner took it, or it changed meanwhile
-            continue
-        appointment = Appointment.objects.select_related(
-            "patient", "doctor", "doctor__doctor_profile"
-        ).get(pk=appointment_id)
-        if notifications.send_reminder(appointment):
-            sent += 1
-            audit_record(action="appointment.reminder_sent", target=appointment, actor=None)
-        else:
-            failed += 1
-            _release(appointment_id, now)
-    return ReminderRun(sent=sent, failed=failed, skipped=skipped)
+        outcomes[_remind(appointment_id, now)] += 1
+    return ReminderRun(**outcomes)
 
 
 @dataclass(frozen=True)

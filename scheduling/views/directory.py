@@ -20,7 +20,13 @@ from accounts.views import PHOTO_UPLOAD_SCHEMA, photo_response
 from core.filters import ID_REGEX, parse_window
 from core.ordering import MappedOrderingFilter
 from core.permissions import ActionPermissionsMixin, AllowAny, IsDoctor
-from core.response_cache import ANY_AVAILABILITY, DIRECTORY, availability_scope, cached_response
+from core.response_cache import (
+    ANY_AVAILABILITY,
+    DIRECTORY,
+    PAGE_PARAMS,
+    availability_scope,
+    cached_response,
+)
 from core.throttles import UploadRateThrottle
 from core.validation import valid_input
 from scheduling import selectors
@@ -69,11 +75,12 @@ class DoctorViewSet(ActionPermissionsMixin, viewsets.ReadOnlyModelViewSet):
 
     def list(self, request: Request, *args, **kwargs) -> Response:
         build = partial(super().list, request, *args, **kwargs)
-        return cached_response(request, scopes=self._cache_scopes(), build=build)
+        params = (*DoctorFilter.base_filters, MappedOrderingFilter.param, *PAGE_PARAMS)
+        return cached_response(request, scopes=self._cache_scopes(), params=params, build=build)
 
     def retrieve(self, request: Request, *args, **kwargs) -> Response:
         build = partial(super().retrieve, request, *args, **kwargs)
-        return cached_response(request, scopes=self._cache_scopes(), build=build)
+        return cached_response(request, scopes=self._cache_scopes(), params=(), build=build)
 
     @extend_schema(methods=["GET"], request=None, responses={200: DoctorMeSerializer})
     @extend_schema(
@@ -134,7 +141,10 @@ class AvailabilityViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
         # A bad window is a 400 now, even where the same URL was valid moments ago.
         parse_window(request.query_params)
         return cached_response(
-            request, scopes=[availability_scope(doctor_id)], build=partial(self._page, request)
+            request,
+            scopes=[availability_scope(doctor_id)],
+            params=("from", "to", *PAGE_PARAMS),
+            build=partial(self._page, request),
         )
 
     def _page(self, request: Request) -> Response:

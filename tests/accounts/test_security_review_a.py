@@ -60,8 +60,8 @@ def test_the_admin_login_keys_its_digest_the_same_way():
 def test_photo_uploads_are_throttled_per_user(
     request, settings, tmp_path, throttle_rates, role, url
 ):
-    from tests.support.clients import client_for
     from tests.accounts.test_api_photos import image_bytes, put_photo
+    from tests.support.clients import client_for
 
     settings.MEDIA_ROOT = tmp_path / "media"
     throttle_rates(upload="2/hour")
@@ -79,8 +79,8 @@ def test_photo_uploads_are_throttled_per_user(
 
 
 def test_the_two_photo_urls_of_a_doctor_share_one_count(settings, tmp_path, throttle_rates, doctor):
-    from tests.support.clients import client_for
     from tests.accounts.test_api_photos import image_bytes, put_photo
+    from tests.support.clients import client_for
 
     settings.MEDIA_ROOT = tmp_path / "media"
     throttle_rates(upload="1/hour")

@@ -1,11 +1,13 @@
 """core/throttles.py: atomic fixed-window counters, on local memory and on a real Redis.
 
-The Redis cases use database 14 on 127.0.0.1:6379 (skipped when nobody listens there) and
-delete only the keys they made: each carries this run's TOKEN (in its scope) or ADDRESS.
+The Redis cases use REDIS_URL, else database 14 on 127.0.0.1:6379 (skipped when nobody
+listens there), and delete only the keys they made: each carries this run's TOKEN (in its
+scope) or ADDRESS.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,7 +24,8 @@ from rest_framework.throttling import SimpleRateThrottle
 from core.throttles import CacheRateThrottle, ClientIPRateThrottle, LoginFailureThrottle
 from tests.support.factories import DEFAULT_PASSWORD
 
-REDIS_TEST_URL = "redis://127.0.0.1:6379/14"
+# The run's own Redis when it has one (REDIS_URL), so parallel runs keep to their databases.
+REDIS_TEST_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/14"
 TOKEN = uuid.uuid4().hex[:12]
 ADDRESS = "10.{}.{}.{}".format(*bytes.fromhex(TOKEN[:6]))  # this run's client address
 WINDOW_START = 20_833 * 86_400  # a day boundary, so a minute and an hour boundary too

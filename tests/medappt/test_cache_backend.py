@@ -1,11 +1,15 @@
 """The Redis cache backend reuses one client per pool and behaves as Django's."""
 
+import os
+
 import pytest
 from django.core.cache import caches
 from django.test import override_settings
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-REDIS = {"default": {"BACKEND": "core.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6379/14"}}
+# The run's own Redis when it has one (REDIS_URL), so parallel runs keep to their databases.
+REDIS_TEST_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/14"
+REDIS = {"default": {"BACKEND": "core.cache.RedisCache", "LOCATION": REDIS_TEST_URL}}
 
 
 @pytest.fixture

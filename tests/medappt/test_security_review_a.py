@@ -326,8 +326,8 @@ def test_the_early_413_is_no_store_too(anon_client, settings):
 
 @pytest.mark.django_db
 def test_a_doctors_photo_keeps_its_own_public_cache_header(settings, tmp_path, doctor):
-    from tests.support.clients import client_for
     from tests.accounts.test_api_photos import image_bytes, put_photo
+    from tests.support.clients import client_for
 
     settings.MEDIA_ROOT = tmp_path / "media"
     assert put_photo(client_for(doctor), image_bytes("JPEG")).status_code == 200

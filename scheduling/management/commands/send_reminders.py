@@ -10,8 +10,8 @@ class Command(BaseCommand):
     help = (
         "Email each patient whose confirmed appointment starts within REMINDER_HOURS "
         f"(now {settings.REMINDER_HOURS}) and who has not had a reminder. Each reminder is "
-        "claimed by a conditional update before sending and released if sending fails, so "
-        "several copies running at once send every reminder exactly once."
+        "claimed by a conditional update, sent, and audited in one transaction (rolled back "
+        "if sending fails), so several copies running at once send every reminder once."
     )
 
     def add_arguments(self, parser) -> None:
