@@ -17,6 +17,8 @@ from django.utils import timezone
 
 from core.roles import Role
 
+LANGUAGE_CHOICES = [("en", "English"), ("es", "Español")]
+
 E164_VALIDATOR = RegexValidator(
     r"^\+[1-9]\d{1,14}$", "Enter a phone number in E.164 form, e.g. +34600123456."
 )
@@ -74,6 +76,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     last_name = models.CharField(max_length=150, blank=True)
     phone = models.CharField(max_length=16, blank=True, validators=[E164_VALIDATOR])
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.PATIENT)
+    # "" follows the browser (Accept-Language) and the clinic's LANGUAGE_CODE for mail.
+    language = models.CharField(
+        max_length=8, blank=True, default="", choices=[("", "Default"), *LANGUAGE_CHOICES]
+    )
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     suspended_at = models.DateTimeField(null=True, blank=True)
@@ -99,6 +105,9 @@ class User(AbstractBaseUser, PermissionsMixin):
             models.CheckConstraint(
                 condition=Q(role__in=["patient", "doctor", "staff", "admin"]),
                 name="user_role_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(language__in=["", "en", "es"]), name="user_language_valid"
             ),
             # Only admins are superusers; only staff and admins reach the Django admin.
             models.CheckConstraint(

@@ -18,8 +18,8 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
-from django.utils.encoding import force_bytes, force_str
-from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django.utils.encoding import force_str
+from django.utils.http import urlsafe_base64_decode
 from rest_framework_simplejwt.exceptions import TokenBackendError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.state import token_backend
@@ -28,13 +28,10 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch, get_md5_hash_password
 
 from accounts import hooks, photos
+from accounts.mails import mail_user
 from accounts.models import DoctorProfile, RevokedTokenFamily, User, normalize_email
+from audit.models import AuditEvent
 from audit.services import audit_record
-from core.emails import (
-    render_templated_email,
-    send_rendered_email,
-    send_templated_email_on_commit,
-)
 from core.exceptions import (
     ALREADY_DOCTOR,
     ALREADY_SUSPENDED,
@@ -44,12 +41,14 @@ from core.exceptions import (
     Conflict,
     Unauthenticated,
 )
+from core.jobs import enqueue
 from core.locking import lock_users, service_transaction
 
 BAD_CREDENTIALS = "No active account found with the given credentials."
 BAD_REFRESH = "Token is invalid or expired."
 EMAIL_TAKEN = "A user with this email already exists."
 BAD_RESET_LINK = "This password reset link is invalid or has expired."
+RESET_MAIL_JOB = "accounts.tasks.password_reset_mail"  # by name: the task imports us
 
 # Claims of a refresh token (copied into its access tokens): the login it descends from, and
 # when that login checked the password (epoch seconds; OpenID Connect's name).
@@ -118,13 +117,6 @@ def _email_for_audit(email: str) -> str:
         value = email.encode("utf-8", "replace")
         return salted_hmac(LOGIN_STRING_SALT, value, algorithm="sha256").hexdigest()
     return normalize_email(email)
-
-
-def password_reset_link(user: User) -> str:
-    """The reset (or invite) link, built from PASSWORD_RESET_URL, never from the Host header."""
-    uid = urlsafe_base64_encode(force_bytes(user.pk))
-    token = default_token_generator.make_token(user)
-    return settings.PASSWORD_RESET_URL.format(uid=uid, token=token)
 
 
 def _changed_fields(instance: Any, fields: dict[str, Any]) -> list[str]:
@@ -333,45 +325,41 @@ def password_changed_in_admin(*, user: User) -> None:
     audit_record(action="auth.password_changed", target=user, actor=user, data={"source": "admin"})
 
 
-# Who a reset mail is rendered for when there is nobody to mail: never saved, never sent.
-RESET_STAND_IN_EMAIL = "nobody@example.invalid"
-
-
-def _reset_stand_in() -> User:
-    stand_in = User(pk=0, email=RESET_STAND_IN_EMAIL)
-    stand_in.set_unusable_password()  # a password hash to make a token from, as a real one
-    return stand_in
-
-
 @service_transaction
 def password_reset_request(*, email: str) -> None:
-    """Mail a reset link to an active, unsuspended account; say nothing either way.
-
-    Either way the request does the same work (one lookup, one audit row, a token made and
-    the mail rendered), so its time does not tell whether the account exists; only the
-    sending differs, and that runs after the commit.
-    """
-    user = User.objects.filter(email=normalize_email(email)).first()
-    sendable = user is not None and user.can_sign_in
-    audit_record(
+    """Record the request and leave the rest to a job (password_reset_mail): the request does
+    the same work whether or not the address has an account, so its timing tells nothing."""
+    event = audit_record(
         action="auth.password_reset_requested",
-        target_type="user" if user else "",
-        target_id=user.pk if user else None,
-        data={"email": _email_for_audit(email), "sent": sendable},
+        target_type="",
+        target_id=None,
+        data={"email": _email_for_audit(email)},
         actor=None,
     )
-    recipient = user if sendable else _reset_stand_in()
-    message = render_templated_email(
-        template="password_reset",
-        to=[recipient.email],
-        context={
-            "user": recipient,
-            "link": password_reset_link(recipient),
-            "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
-        },
-    )
-    if sendable:
-        transaction.on_commit(lambda: send_rendered_email(message, template="password_reset"))
+    enqueue(RESET_MAIL_JOB, event.pk)
+
+
+def password_reset_mail(*, request_event_id: int) -> bool:
+    """The job of a reset request: mail a link to an active, unsuspended account with that
+    address; nothing otherwise. True when a mail was queued (once per request)."""
+    event = AuditEvent.objects.filter(
+        pk=request_event_id, action="auth.password_reset_requested"
+    ).first()
+    if event is None:
+        return False
+    user = User.objects.filter(email=event.data.get("email", "")).first()
+    if user is None or not user.can_sign_in:
+        return False
+    with transaction.atomic():
+        queued = mail_user(user, template="password_reset", dedupe_key=f"reset:{event.pk}")
+        if queued:
+            audit_record(
+                action="auth.password_reset_mailed",
+                target=user,
+                actor=None,
+                data={"request": event.pk},
+            )
+    return queued
 
 
 def _user_from_uid(uid: str) -> User | None:
@@ -425,15 +413,7 @@ def user_create_patient(
         raise ValidationError({"email": [EMAIL_TAKEN]}) from error
     audit_record(action="user.created", target=user, actor=actor, data={"send_invite": send_invite})
     if send_invite:
-        send_templated_email_on_commit(
-            template="invite",
-            to=[user.email],
-            context={
-                "user": user,
-                "link": password_reset_link(user),
-                "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
-            },
-        )
+        mail_user(user, template="invite", dedupe_key=f"invite:{user.pk}:{uuid.uuid4().hex}")
     return user
 
 

@@ -13,3 +13,4 @@ class CoreConfig(AppConfig):
         from core.db import use_c_timestamp_loader
 
         connection_created.connect(use_c_timestamp_loader, dispatch_uid="core.db.timestamps")
+        from core import tasks  # noqa: F401 - registers the outbox's tasks with Celery

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from corsheaders.defaults import default_headers as default_cors_headers
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -40,6 +41,14 @@ if AUDIT_CHAIN_KEY == SECRET_KEY:
     raise ImproperlyConfigured("AUDIT_CHAIN_KEY must differ from SECRET_KEY.")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
+
+# Where people reach the service: every link in a mail is built from it, never from the
+# request's Host header.
+if DEBUG:
+    PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+else:
+    PUBLIC_BASE_URL = _required("PUBLIC_BASE_URL", "every link in a mail is built from it.")
+PUBLIC_BASE_URL = PUBLIC_BASE_URL.rstrip("/")
 
 INSTALLED_APPS = [
     "medappt.apps.ClinicAdminConfig",
@@ -78,6 +87,9 @@ MIDDLEWARE = [
     "core.middleware.BodySizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language of a request: Accept-Language (the API's authentication class then
+    # switches to the signed-in user's own language).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -179,7 +191,7 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = ["accounts.backends.EmailBackend"]
 
 PASSWORD_RESET_URL = env.str(
-    "PASSWORD_RESET_URL", default="http://localhost:8000/reset-password?uid={uid}&token={token}"
+    "PASSWORD_RESET_URL", default=PUBLIC_BASE_URL + "/portal/password/reset/{uid}/{token}/"
 )
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
 
@@ -290,14 +302,60 @@ if not _email_url:
     _required("EMAIL_URL", "outgoing mail, e.g. smtp+tls://user:password@mail.example.com:587")
 vars().update(environ.Env.email_url_config(_email_url))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="medappt <no-reply@localhost>")
-# Seconds an SMTP connection may wait; send_reminders holds a reminder's claim (a row lock)
-# while its mail is sent, so a hung mail server must not hold it for ever.
+# Seconds an SMTP connection may wait before the send fails (and is retried later).
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+# A mail is tried this many times (backing off 30 s, 1 min, 2 min, ... up to an hour) before
+# it is marked failed; a worker's claim on a mail lasts EMAIL_LEASE_SECONDS.
+EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=5)
+EMAIL_LEASE_SECONDS = env.int("EMAIL_LEASE_SECONDS", default=120)
+
+# ---------------------------------------------------------------------------
+# Background jobs (Celery; core/jobs.py, medappt/celery.py)
+# ---------------------------------------------------------------------------
+# Give the broker its own Redis database (e.g. .../1 when REDIS_URL is .../0), with
+# maxmemory-policy noeviction: evicting a queued task loses it.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+# Without a broker, tasks run in-process when the transaction commits: DEBUG only (`make run`)
+# and tests; with DEBUG off a broker is required.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL)
+if not DEBUG and not CELERY_BROKER_URL and not env.bool("CELERY_TASK_ALWAYS_EAGER", default=False):
+    raise ImproperlyConfigured(
+        "REDIS_URL (or CELERY_BROKER_URL) must be set when DEBUG is off: background jobs "
+        "(mail, reminders, sealing) need a broker."
+    )
+CELERY_TASK_EAGER_PROPAGATES = env.bool("CELERY_TASK_EAGER_PROPAGATES", default=False)
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+# At least once: a task is acknowledged when it ends, and redelivered when its worker dies.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# No task uses a countdown or an ETA (retries due later live in the database), so an
+# unacknowledged task is redelivered after this many seconds.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300)
+}
+CELERY_TIMEZONE = "UTC"
+# Every periodic job (docs/operations.md); each is also a manage.py command for cron.
+CELERY_BEAT_SCHEDULE = {
+    "send-pending-emails": {"task": "core.tasks.send_pending_emails", "schedule": 60.0},
+    "audit-seal": {"task": "audit.tasks.audit_seal", "schedule": 60.0},
+    "send-reminders": {"task": "scheduling.tasks.send_reminders", "schedule": 300.0},
+    "close-past-appointments": {
+        "task": "scheduling.tasks.close_past_appointments",
+        "schedule": 3600.0,
+    },
+}
 
 # ---------------------------------------------------------------------------
 # Internationalisation
 # ---------------------------------------------------------------------------
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
@@ -372,7 +430,10 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
-CORS_URLS_REGEX = r"^/api/.*$"
+# The machine-readable prefixes; the portal and the admin are same-origin pages.
+CORS_URLS_REGEX = r"^/(api|fhir|calendar)/.*$"
+CORS_ALLOW_HEADERS = (*default_cors_headers, "idempotency-key")
+CORS_EXPOSE_HEADERS = ["Retry-After", "X-Request-ID", "Idempotent-Replayed", "ETag"]
 
 # ---------------------------------------------------------------------------
 # Audit

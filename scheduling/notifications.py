@@ -1,34 +1,37 @@
-"""Appointment emails: after commit, times in the doctor's timezone.
+"""Appointment mails, queued in the service's transaction (core/mail.py) and sent by a job:
+in each recipient's language, times in the doctor's time zone.
 
-No reason or notes text ever goes into an email: only who, when and where.
+No reason or notes text ever goes into a mail: only who, when and where. The context keeps
+the times as ISO strings; `when_context` formats them when the mail is rendered, in its
+language (registered for every appointment template in SchedulingConfig.ready()).
 """
 
 from __future__ import annotations
 
+import datetime
+import uuid
 import zoneinfo
 
 from django.conf import settings
+from django.utils import dateformat
 
 from accounts.models import User
-from core.emails import send_templated_email, send_templated_email_on_commit
+from core.mail import mail_queue
+from core.models import EmailMessage
 from scheduling.models import Appointment
 
+TEMPLATES = (
+    "appointment_booked",
+    "appointment_confirmed",
+    "appointment_cancelled",
+    "appointment_rescheduled",
+    "appointment_reminder",
+)
 
-def _doctor_zone(appointment: Appointment) -> zoneinfo.ZoneInfo:
+
+def _doctor_zone(appointment: Appointment) -> str:
     profile = getattr(appointment.doctor, "doctor_profile", None)
-    return zoneinfo.ZoneInfo(profile.timezone if profile else settings.TIME_ZONE)
-
-
-def _when(appointment: Appointment) -> dict[str, str]:
-    zone = _doctor_zone(appointment)
-    start = appointment.start.astimezone(zone)
-    end = appointment.end.astimezone(zone)
-    return {
-        "date": start.strftime("%A %d %B %Y"),
-        "start_time": start.strftime("%H:%M"),
-        "end_time": end.strftime("%H:%M"),
-        "timezone": zone.key,
-    }
+    return profile.timezone if profile else settings.TIME_ZONE
 
 
 def _context(appointment: Appointment, recipient: User) -> dict:
@@ -39,25 +42,44 @@ def _context(appointment: Appointment, recipient: User) -> dict:
         "doctor_name": appointment.doctor.get_full_name(),
         "patient_name": appointment.patient.get_full_name(),
         "location": profile.location if profile else "",
-        "status": appointment.get_status_display(),
         "for_doctor": recipient.pk == appointment.doctor_id,
-        **_when(appointment),
+        "start": appointment.start.isoformat(),
+        "end": appointment.end.isoformat(),
+        "timezone": _doctor_zone(appointment),
     }
 
 
-def _send(template: str, appointment: Appointment, recipients: list[User]) -> None:
+def when_context(message: EmailMessage) -> dict[str, str]:
+    """The date and times of the mail's appointment, local to the doctor, in the language
+    active while the mail renders."""
+    zone = zoneinfo.ZoneInfo(message.context["timezone"])
+    start = datetime.datetime.fromisoformat(message.context["start"]).astimezone(zone)
+    end = datetime.datetime.fromisoformat(message.context["end"]).astimezone(zone)
+    return {
+        "date": dateformat.format(start, "l d F Y"),
+        "start_time": start.strftime("%H:%M"),
+        "end_time": end.strftime("%H:%M"),
+    }
+
+
+def _queue(template: str, appointment: Appointment, recipients: list[User], key: str) -> None:
     for recipient in recipients:
-        send_templated_email_on_commit(
-            template=template, to=[recipient.email], context=_context(appointment, recipient)
+        mail_queue(
+            template=template,
+            recipient=recipient.email,
+            user_id=recipient.pk,
+            language=recipient.language,
+            context=_context(appointment, recipient),
+            dedupe_key=f"appointment:{appointment.pk}:{key}:{recipient.pk}",
         )
 
 
 def notify_booked(appointment: Appointment) -> None:
-    _send("appointment_booked", appointment, [appointment.patient, appointment.doctor])
+    _queue("appointment_booked", appointment, [appointment.patient, appointment.doctor], "booked")
 
 
 def notify_confirmed(appointment: Appointment) -> None:
-    _send("appointment_confirmed", appointment, [appointment.patient])
+    _queue("appointment_confirmed", appointment, [appointment.patient], "confirmed")
 
 
 def notify_cancelled(appointment: Appointment, *, by: User | None) -> None:
@@ -68,17 +90,16 @@ def notify_cancelled(appointment: Appointment, *, by: User | None) -> None:
         recipients = [appointment.patient]
     else:
         recipients = [appointment.patient, appointment.doctor]
-    _send("appointment_cancelled", appointment, recipients)
+    _queue("appointment_cancelled", appointment, recipients, "cancelled")
 
 
 def notify_rescheduled(appointment: Appointment) -> None:
-    _send("appointment_rescheduled", appointment, [appointment.patient, appointment.doctor])
+    # An appointment may move several times: each move is its own mail.
+    recipients = [appointment.patient, appointment.doctor]
+    _queue("appointment_rescheduled", appointment, recipients, f"moved:{uuid.uuid4().hex}")
 
 
-def send_reminder(appointment: Appointment) -> bool:
-    """Send now (the reminder command claims first and releases when this returns False)."""
-    return send_templated_email(
-        template="appointment_reminder",
-        to=[appointment.patient.email],
-        context=_context(appointment, appointment.patient),
-    )
+def queue_reminder(appointment: Appointment) -> None:
+    """The reminder, once per claim (a reschedule clears the claim: a new one, a new mail)."""
+    claim = f"{appointment.start.isoformat()}:{appointment.reminder_sent_at.isoformat()}"
+    _queue("appointment_reminder", appointment, [appointment.patient], f"reminder:{claim}")

@@ -21,22 +21,14 @@ EXPIRED_REASON = "expired"
 
 @dataclass(frozen=True)
 class ReminderRun:
-    sent: int
-    failed: int
+    sent: int  # queued in the outbox, which sends and retries them
     skipped: int
 
 
-def _remind(appointment_id: int, now: datetime.datetime) -> str:
-    """Claim, send and record one reminder in one transaction: "sent", "failed" or "skipped".
-
-    The claim is a conditional update, so only one runner wins it (another waits on the row
-    lock, then finds it taken). The mail goes out while the claim is held and uncommitted;
-    only when the mail server has taken it do the claim, its field history and its
-    `appointment.reminder_sent` row commit, together. A failed send, or anything raised on
-    the way, rolls all of them back: the next run tries again, and no row says a reminder
-    went out that did not. (The one window left is a commit failing after the send: the
-    reminder then goes out twice, never zero times with an audit row claiming it did.)
-    """
+def _claim_and_queue(appointment_id: int, now: datetime.datetime) -> bool:
+    """Take the reminder by a conditional update (only one runner can win it) and, in the
+    same transaction, queue its mail and record it: all three commit together or not at all.
+    The outbox retries a failing mail server, so a claimed reminder is never lost."""
     with transaction.atomic():
         won = (
             Appointment.objects.filter(
@@ -45,33 +37,34 @@ def _remind(appointment_id: int, now: datetime.datetime) -> str:
             == 1
         )
         if not won:
-            return "skipped"  # another runner took it, or it changed meanwhile
+            return False
         appointment = Appointment.objects.select_related(
             "patient", "doctor", "doctor__doctor_profile"
         ).get(pk=appointment_id)
-        if not notifications.send_reminder(appointment):
-            transaction.set_rollback(True)  # the claim goes; the next run retries
-            return "failed"
         # A conditional update sends no signal: give the field history its entry here.
         LogEntry.objects.log_create(
             appointment,
             action=LogEntry.Action.UPDATE,
             changes={"reminder_sent_at": ["None", str(now)]},
         )
+        notifications.queue_reminder(appointment)
         audit_record(action="appointment.reminder_sent", target=appointment, actor=None)
-    return "sent"
+    return True
 
 
 def appointment_reminders_send(*, dry_run: bool = False) -> ReminderRun:
-    """Claim, send and record each due reminder in its own transaction: each goes out once."""
+    """Claim each due reminder and queue its mail: each reminder goes out once."""
     now = timezone.now()
     due = selectors.appointment_reminders_due(now=now)
     if dry_run:
-        return ReminderRun(sent=0, failed=0, skipped=len(due))
-    outcomes = {"sent": 0, "failed": 0, "skipped": 0}
+        return ReminderRun(sent=0, skipped=len(due))
+    sent = skipped = 0
     for appointment_id in due:
-        outcomes[_remind(appointment_id, now)] += 1
-    return ReminderRun(**outcomes)
+        if _claim_and_queue(appointment_id, now):
+            sent += 1
+        else:
+            skipped += 1  # another runner took it, or it changed meanwhile
+    return ReminderRun(sent=sent, skipped=skipped)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from accounts.mails import password_reset_link
 from accounts.models import User
 from accounts.services import (
     BAD_CREDENTIALS,
@@ -26,7 +27,6 @@ from accounts.services import (
     BAD_RESET_LINK,
     EMAIL_TAKEN,
     LOGIN_STRING_SALT,
-    password_reset_link,
 )
 from audit.models import AuditEvent
 from tests.accounts.helpers import (
@@ -656,8 +656,12 @@ def test_reset_mail_has_text_and_html_with_a_link_from_the_setting_not_the_host(
     assert f'href="{link}"' in html
     assert "attacker.example" not in message.body
     assert "attacker.example" not in html
+    # The request records the address; the job that mailed the link records the account.
     (event,) = audit_rows("auth.password_reset_requested")
-    assert event.data == {"email": patient.email, "sent": True}
+    assert event.data == {"email": patient.email}
+    (mailed,) = audit_rows("auth.password_reset_mailed")
+    assert mailed.target_id == str(patient.pk)
+    assert mailed.data == {"request": event.pk}
 
 
 @pytest.mark.parametrize("factory", [SuspendedPatientFactory, InactivePatientFactory])
@@ -671,7 +675,8 @@ def test_reset_request_sends_nothing_to_suspended_or_inactive_users(
     assert response.status_code == 202
     assert mail.outbox == []
     (event,) = audit_rows("auth.password_reset_requested")
-    assert event.data["sent"] is False
+    assert event.data == {"email": user.email}
+    assert list(audit_rows("auth.password_reset_mailed")) == []
 
 
 def test_reset_request_for_an_unknown_email_sends_nothing_and_is_audited(
@@ -682,7 +687,8 @@ def test_reset_request_for_an_unknown_email_sends_nothing_and_is_audited(
     assert mail.outbox == []
     (event,) = audit_rows("auth.password_reset_requested")
     assert event.target_id == ""
-    assert event.data == {"email": "nobody@example.com", "sent": False}
+    assert event.data == {"email": "nobody@example.com"}
+    assert list(audit_rows("auth.password_reset_mailed")) == []
 
 
 def test_reset_confirm_sets_the_password_and_revokes_refresh_tokens(

@@ -19,6 +19,9 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "clinic.example.com",
     "AUDIT_CHAIN_KEY": "audit-chain-key-for-tests",
     "EMAIL_URL": "smtp+tls://mailer:password@mail.example.com:587",
+    "PUBLIC_BASE_URL": "https://clinic.example.com",
+    # The broker alone: REDIS_URL would also choose the cache (tested separately below).
+    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/9",
 }
 
 
@@ -52,7 +55,10 @@ def run_django(tmp_path):
     return run
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "AUDIT_CHAIN_KEY", "EMAIL_URL"])
+REQUIRED = ["SECRET_KEY", "AUDIT_CHAIN_KEY", "EMAIL_URL", "PUBLIC_BASE_URL", "CELERY_BROKER_URL"]
+
+
+@pytest.mark.parametrize("missing", REQUIRED)
 def test_start_up_without_debug_fails_naming_the_missing_variable(run_django, missing):
     env = {name: value for name, value in PRODUCTION_ENV.items() if name != missing}
     result = run_django(env)
@@ -62,7 +68,7 @@ def test_start_up_without_debug_fails_naming_the_missing_variable(run_django, mi
     assert missing in last_line
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "AUDIT_CHAIN_KEY", "EMAIL_URL"])
+@pytest.mark.parametrize("missing", REQUIRED)
 def test_empty_variable_counts_as_missing(run_django, missing):
     result = run_django({**PRODUCTION_ENV, missing: ""})
     assert result.returncode != 0

@@ -1,6 +1,7 @@
 """Security review round 2, finding 17 (scheduling side): a reminder's claim, its field
-history and its `appointment.reminder_sent` row commit together, and only once the mail
-server has taken the mail; anything failing on the way leaves none of them."""
+history, its queued mail (the outbox, which sends it after the commit and retries it) and
+its `appointment.reminder_sent` row commit together; anything failing on the way leaves
+none of them."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import time_machine
 from auditlog.models import LogEntry
 from django.core import mail
 from django.core.management import call_command
+from django.test import TestCase
 
 from audit.models import AuditEvent
+from core.models import EmailMessage
 from scheduling.services import maintenance
 from tests.support.factories import ConfirmedAppointmentFactory, TimeBlockFactory
 
@@ -56,13 +59,14 @@ def test_a_failure_writing_the_audit_row_leaves_the_claim_untaken(due, monkeypat
     due.refresh_from_db()
     assert due.reminder_sent_at is None  # the next run tries again
     assert reminder_rows(due) == ([], [])
+    assert not EmailMessage.objects.exists()
 
 
-def test_a_crash_while_sending_leaves_no_claim_and_no_rows(due, monkeypatch):
+def test_a_crash_while_queueing_the_mail_leaves_no_claim_and_no_rows(due, monkeypatch):
     def crash(appointment):
-        raise KeyboardInterrupt  # the process is stopped mid-send
+        raise KeyboardInterrupt  # the process is stopped mid-way
 
-    monkeypatch.setattr(maintenance.notifications, "send_reminder", crash)
+    monkeypatch.setattr(maintenance.notifications, "queue_reminder", crash)
 
     with pytest.raises(KeyboardInterrupt):
         call_command("send_reminders", stdout=StringIO())
@@ -70,6 +74,7 @@ def test_a_crash_while_sending_leaves_no_claim_and_no_rows(due, monkeypatch):
     due.refresh_from_db()
     assert due.reminder_sent_at is None
     assert reminder_rows(due) == ([], [])
+    assert not EmailMessage.objects.exists()
 
 
 def test_the_claim_and_its_audit_row_commit_in_one_transaction(due, monkeypatch):
@@ -85,7 +90,8 @@ def test_the_claim_and_its_audit_row_commit_in_one_transaction(due, monkeypatch)
 
     monkeypatch.setattr(maintenance, "audit_record", watching)
 
-    call_command("send_reminders", stdout=StringIO())
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        call_command("send_reminders", stdout=StringIO())
 
     assert transactions == [1]
     due.refresh_from_db()

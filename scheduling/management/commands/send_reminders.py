@@ -1,4 +1,4 @@
-"""Email reminders for confirmed appointments that start soon."""
+"""Email reminders for confirmed appointments that start soon (also the send_reminders task)."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -10,8 +10,9 @@ class Command(BaseCommand):
     help = (
         "Email each patient whose confirmed appointment starts within REMINDER_HOURS "
         f"(now {settings.REMINDER_HOURS}) and who has not had a reminder. Each reminder is "
-        "claimed by a conditional update, sent, and audited in one transaction (rolled back "
-        "if sending fails), so several copies running at once send every reminder once."
+        "claimed by a conditional update that queues its mail in the same transaction (the "
+        "mail outbox sends and retries it), so several copies running at once queue every "
+        "reminder exactly once."
     )
 
     def add_arguments(self, parser) -> None:
@@ -22,7 +23,4 @@ class Command(BaseCommand):
         if options["dry_run"]:
             self.stdout.write(f"{run.skipped} reminders due (dry run: nothing sent)")
             return
-        self.stdout.write(
-            f"{run.sent} reminders sent, {run.failed} failed (will retry), "
-            f"{run.skipped} taken by another runner"
-        )
+        self.stdout.write(f"{run.sent} reminders queued, {run.skipped} taken by another runner")
