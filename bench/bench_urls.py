@@ -43,7 +43,7 @@ SELECT a.id, a.patient_id, a.doctor_id, a.time_block_id, a.start, a."end", a.sta
        a.reason, a.notes, a.cancellation_reason, a.cancelled_by_id, a.rescheduled_from_id,
        d.first_name, d.last_name, p.first_name, p.last_name, dp.location, dp.timezone,
        a.created_at, a.updated_at, a.confirmed_at, a.cancelled_at, a.completed_at,
-       count(*) OVER ()
+       a.cancellation_code, count(*) OVER ()
   FROM scheduling_appointment a
   JOIN accounts_user p ON p.id = a.patient_id
   JOIN accounts_user d ON d.id = a.doctor_id
@@ -88,6 +88,7 @@ class PatientListFloorView(APIView):
                 "reason": r[7],
                 "notes": r[8],
                 "cancellation_reason": r[9],
+                "cancellation_code": r[23],
                 "cancelled_by": r[10],
                 "rescheduled_from": r[11],
                 "doctor_name": _name(r[12], r[13]),
@@ -102,7 +103,7 @@ class PatientListFloorView(APIView):
             }
             for r in rows
         ]
-        count = rows[0][23] if rows else 0
+        count = rows[0][24] if rows else 0
         following = request.build_absolute_uri("/api/v1/appointments/?page=2")
         return Response(
             {

@@ -18,6 +18,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core.errors import error_response
+
 # 409 codes (docs/api-rules.md). Tests import these.
 SLOT_TAKEN = "slot_taken"
 BLOCK_IN_PAST = "block_in_past"
@@ -40,6 +42,21 @@ NOT_COMPLETED = "not_completed"
 ALREADY_REVIEWED = "already_reviewed"
 OWN_REVIEW = "own_review"
 REVIEW_LOCKED = "review_locked"
+# Round 2 (docs/api-rules.md): holds, idempotency, waitlist, check-in, leave, feeds.
+SLOT_HELD = "slot_held"
+HOLD_EXPIRED = "hold_expired"
+HOLD_LIMIT = "hold_limit"
+IDEMPOTENCY_IN_PROGRESS = "idempotency_in_progress"
+WAITLIST_DUPLICATE = "waitlist_duplicate"
+WAITLIST_LIMIT = "waitlist_limit"
+OFFER_EXPIRED = "offer_expired"
+OFFER_TAKEN = "offer_taken"
+CHECKIN_NOT_OPEN = "checkin_not_open"
+DOCTOR_ON_LEAVE = "doctor_on_leave"
+LEAVE_OVERLAP = "leave_overlap"
+FEED_LIMIT = "feed_limit"
+# 422: the same Idempotency-Key sent again with another request.
+IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
 
 # Every code a 409 may carry: the OpenAPI Conflict schema enumerates exactly these.
 CONFLICT_CODES = (
@@ -64,6 +81,18 @@ CONFLICT_CODES = (
     ALREADY_REVIEWED,
     OWN_REVIEW,
     REVIEW_LOCKED,
+    SLOT_HELD,
+    HOLD_EXPIRED,
+    HOLD_LIMIT,
+    IDEMPOTENCY_IN_PROGRESS,
+    WAITLIST_DUPLICATE,
+    WAITLIST_LIMIT,
+    OFFER_EXPIRED,
+    OFFER_TAKEN,
+    CHECKIN_NOT_OPEN,
+    DOCTOR_ON_LEAVE,
+    LEAVE_OVERLAP,
+    FEED_LIMIT,
 )
 
 
@@ -143,37 +172,27 @@ def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonRespon
     return JsonResponse({"detail": "Not found."}, status=404)
 
 
-def _is_api(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/")
-
-
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """handler400: JSON under /api/ (a bad Host header, an unreadable body), else Django's."""
-    if _is_api(request):
-        return JsonResponse({"detail": "Bad request."}, status=400)
-    return defaults.bad_request(request, exception)
+    """handler400 (a bad Host header, an unreadable body): by prefix (core/errors.py)."""
+    return error_response(request, 400, "Bad request.") or defaults.bad_request(request, exception)
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """handler403: JSON under /api/, else Django's page."""
-    if _is_api(request):
-        return JsonResponse({"detail": "You do not have permission to do this."}, status=403)
-    return defaults.permission_denied(request, exception)
+    """handler403: by prefix (core/errors.py), else Django's page."""
+    response = error_response(request, 403, "You do not have permission to do this.")
+    return response or defaults.permission_denied(request, exception)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """handler404: JSON under /api/, else Django's page."""
-    if _is_api(request):
-        return JsonResponse({"detail": "Not found."}, status=404)
-    return defaults.page_not_found(request, exception)
+    """handler404: by prefix (core/errors.py), else Django's page."""
+    return error_response(request, 404, "Not found.") or defaults.page_not_found(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """handler500: JSON `{"detail"}` under /api/, never a traceback; else Django's page.
+    """handler500: by prefix (core/errors.py), never a traceback; else Django's page.
 
     The exception itself is logged (django.request, with its traceback) for operators; the
     client gets only the request id (X-Request-ID) to quote.
     """
-    if _is_api(request):
-        return JsonResponse({"detail": "Server error. Quote the X-Request-ID header."}, status=500)
-    return defaults.server_error(request)
+    response = error_response(request, 500, "Server error. Quote the X-Request-ID header.")
+    return response or defaults.server_error(request)

@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.encoding import escape_uri_path
 
 from core import context
+from core.errors import error_response
 from core.exceptions import RequestBodyTooLarge
 from core.health import healthz, readyz
 
@@ -139,8 +140,11 @@ class BoundedStream(io.RawIOBase):
         return self._count(self._stream.readline(size)) if size > 0 else b""
 
 
-def _too_large(limit: int) -> JsonResponse:
-    return JsonResponse({"detail": RequestBodyTooLarge(limit).detail}, status=413)
+def _refused(request: HttpRequest, status: int, detail: str) -> HttpResponse:
+    """In the format of the request's prefix (core/errors.py); JSON elsewhere."""
+    return error_response(request, status, detail) or JsonResponse(
+        {"detail": detail}, status=status
+    )
 
 
 class BodySizeLimitMiddleware:
@@ -162,19 +166,19 @@ class BodySizeLimitMiddleware:
         try:
             length = int(declared or 0)
         except ValueError:
-            return JsonResponse({"detail": "Invalid Content-Length header."}, status=400)
+            return _refused(request, 400, "Invalid Content-Length header.")
         limit = (
             settings.MAX_UPLOAD_BODY_BYTES
             if request.path.endswith(UPLOAD_PATH_SUFFIXES)
             else settings.MAX_JSON_BODY_BYTES
         )
         if length > limit:
-            return _too_large(limit)
+            return _refused(request, 413, RequestBodyTooLarge(limit).detail)
         if not declared and request.META.get("wsgi.input_terminated"):
             try:
                 self._buffer_unsized_body(request, limit)
             except RequestBodyTooLarge:
-                return _too_large(limit)
+                return _refused(request, 413, RequestBodyTooLarge(limit).detail)
         return self.get_response(request)
 
     def _buffer_unsized_body(self, request: HttpRequest, limit: int) -> None:

@@ -12,7 +12,13 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-ACTIVE_STATUSES = ("pending", "confirmed")
+# The status sets (docs/api-rules.md, lifecycle). ACTIVE: the appointment holds its slot
+# (one per block, the patient's overlap and cap, availability, deactivation).
+ACTIVE_STATUSES = ("pending", "confirmed", "arrived")
+# What a patient (or the doctor) may still cancel or reschedule.
+PATIENT_CANCELLABLE = ("pending", "confirmed")
+# What the clinic (staff, admins, the system) may cancel: an arrived patient may leave unseen.
+CLINIC_CANCELLABLE = ("pending", "confirmed", "arrived")
 
 
 class TimeBlock(models.Model):
@@ -54,10 +60,23 @@ class TimeBlock(models.Model):
         return f"Block {self.pk} of doctor {self.doctor_id} at {self.start:%Y-%m-%d %H:%M}Z"
 
 
+class CancellationCode(models.TextChoices):
+    PATIENT = "patient", "Cancelled by the patient"
+    PROVIDER = "provider", "Cancelled by the provider"
+    CLINIC = "clinic", "Cancelled by the clinic"
+    EXPIRED = "expired", "Expired unconfirmed"
+    DEACTIVATED = "deactivated", "Account deactivated"
+    LEAVE = "leave", "Doctor on leave"
+    LEFT_UNSEEN = "left_unseen", "Left without being seen"
+
+
 class Appointment(models.Model):
+    CancellationCode = CancellationCode
+
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         CONFIRMED = "confirmed", "Confirmed"
+        ARRIVED = "arrived", "Arrived"
         CANCELLED = "cancelled", "Cancelled"
         COMPLETED = "completed", "Completed"
         NO_SHOW = "no_show", "No-show"
@@ -84,6 +103,11 @@ class Appointment(models.Model):
     reason = models.TextField(max_length=1000, blank=True)
     notes = models.TextField(max_length=5000, blank=True)
     cancellation_reason = models.CharField(max_length=500, blank=True)
+    # Who ended it, for the statistics: late cancellations are the patient's and provider's
+    # own, never the system's, a deactivation's or the clinic's.
+    cancellation_code = models.CharField(
+        max_length=16, choices=CancellationCode.choices, blank=True, default=""
+    )
     cancelled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -109,7 +133,14 @@ class Appointment(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(
-                    status__in=["pending", "confirmed", "cancelled", "completed", "no_show"]
+                    status__in=[
+                        "pending",
+                        "confirmed",
+                        "arrived",
+                        "cancelled",
+                        "completed",
+                        "no_show",
+                    ]
                 ),
                 name="appointment_status_valid",
             ),

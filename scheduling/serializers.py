@@ -114,6 +114,7 @@ class AppointmentSerializer(FastModelSerializer):
             "reason",
             "notes",
             "cancellation_reason",
+            "cancellation_code",
             "cancelled_by",
             "rescheduled_from",
             "doctor_name",
@@ -215,6 +216,21 @@ class AppointmentUpdateInputSerializer(serializers.Serializer):
 
 class CancelInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    code = serializers.ChoiceField(
+        choices=["patient", "provider", "clinic"],
+        required=False,
+        help_text="Staff and admins only: who the cancellation is recorded against "
+        "(default clinic). A patient's own cancel is patient, a doctor's provider.",
+    )
+
+    def __init__(self, *args, names_code: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.names_code = names_code
+
+    def validate_code(self, value: str) -> str:
+        if not self.names_code:
+            raise serializers.ValidationError("Only staff and admins may set the code.")
+        return value
 
 
 class RescheduleInputSerializer(serializers.Serializer):

@@ -27,12 +27,20 @@ from core.exceptions import (
 )
 from core.locking import actor_id, lock_users, service_transaction
 from scheduling import notifications, selectors
-from scheduling.models import ACTIVE_STATUSES, Appointment, TimeBlock
+from scheduling.models import (
+    ACTIVE_STATUSES,
+    CLINIC_CANCELLABLE,
+    PATIENT_CANCELLABLE,
+    Appointment,
+    CancellationCode,
+    TimeBlock,
+)
 from scheduling.services.checks import (
     conflict_from_integrity_error,
 )
 
 Status = Appointment.Status
+Code = CancellationCode
 
 
 # ---------------------------------------------------------------------------
@@ -176,19 +184,40 @@ def appointment_confirm(*, actor: User, appointment: Appointment) -> Appointment
     return appointment
 
 
+def _cancellation_code(actor: User | None, appointment: Appointment, code: str | None) -> str:
+    """Who ended it: the patient's and the doctor's own cancels are theirs whatever they ask;
+    the clinic names a code (default clinic); an arrived patient sent away left unseen."""
+    if actor is not None and actor.pk == appointment.patient_id:
+        return Code.PATIENT
+    if actor is not None and actor.pk == appointment.doctor_id:
+        return Code.PROVIDER
+    if appointment.status == Status.ARRIVED:
+        return Code.LEFT_UNSEEN
+    if code is not None:
+        return code
+    return Code.EXPIRED if actor is None else Code.CLINIC
+
+
 @service_transaction
 def appointment_cancel(
-    *, actor: User | None, appointment: Appointment, reason: str = ""
+    *, actor: User | None, appointment: Appointment, reason: str = "", code: str | None = None
 ) -> Appointment:
-    """pending/confirmed → cancelled; a patient may not cancel inside the notice window.
+    """→ cancelled. The patient and the doctor cancel pending or confirmed visits (a patient
+    not inside the notice window); the clinic and the system also arrived ones.
 
-    `actor=None` is the system (expiry, deactivation by a command).
+    `actor=None` is the system (expiry). `code` is the cancellation code the clinic records
+    (patient, provider, clinic; deactivated, leave from their services).
     """
     lock_users(shared=[actor_id(actor)])  # cancelled_by and the field history reference it
     appointment = _lock_appointment(appointment)
-    _require_status(appointment, *ACTIVE_STATUSES)
+    by_participant = actor is not None and actor.pk in (
+        appointment.patient_id,
+        appointment.doctor_id,
+    )
+    _require_status(appointment, *(PATIENT_CANCELLABLE if by_participant else CLINIC_CANCELLABLE))
     now = timezone.now()
     _check_patient_notice(actor, appointment, now=now, verb="cancelled")
+    appointment.cancellation_code = _cancellation_code(actor, appointment, code)
     appointment.status = Status.CANCELLED
     appointment.cancelled_at = now
     appointment.cancelled_by = actor
@@ -199,6 +228,7 @@ def appointment_cancel(
             "cancelled_at",
             "cancelled_by",
             "cancellation_reason",
+            "cancellation_code",
             "updated_at",
         ]
     )
@@ -265,7 +295,7 @@ def appointment_reschedule(
     # the patient's exclusively, as in booking: one write at a time meets the overlap rule.
     lock_users(exclusive=[appointment.patient_id], shared=[appointment.doctor_id, actor_id(actor)])
     appointment = _lock_appointment(appointment)
-    _require_status(appointment, *ACTIVE_STATUSES)
+    _require_status(appointment, *PATIENT_CANCELLABLE)
     now = timezone.now()
     _check_patient_notice(actor, appointment, now=now, verb="moved")
     if time_block.pk == appointment.time_block_id:
@@ -355,6 +385,11 @@ def appointments_cancel_for_deactivated(*, actor: User, user: User) -> int:
     """
     cancelled = 0
     for appointment in selectors.appointment_list_future_active(user=user).order_by("start", "id"):
-        appointment_cancel(actor=actor, appointment=appointment, reason="Account deactivated")
+        appointment_cancel(
+            actor=actor,
+            appointment=appointment,
+            reason="Account deactivated",
+            code=Code.DEACTIVATED,
+        )
         cancelled += 1
     return cancelled

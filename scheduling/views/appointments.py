@@ -130,9 +130,14 @@ class AppointmentViewSet(
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
         appointment = self.get_object()
-        data = valid_input(CancelInputSerializer, request)
+        data = valid_input(
+            CancelInputSerializer, request, names_code=request.user.role in STAFF_ROLES
+        )
         appointment = services.appointment_cancel(
-            actor=request.user, appointment=appointment, reason=data["reason"]
+            actor=request.user,
+            appointment=appointment,
+            reason=data["reason"],
+            code=data.get("code"),
         )
         return self._respond(appointment)
 

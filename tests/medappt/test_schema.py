@@ -33,6 +33,19 @@ CONFLICT_CODES = {
     "already_reviewed",
     "own_review",
     "review_locked",
+    # Round 2
+    "slot_held",
+    "hold_expired",
+    "hold_limit",
+    "idempotency_in_progress",
+    "waitlist_duplicate",
+    "waitlist_limit",
+    "offer_expired",
+    "offer_taken",
+    "checkin_not_open",
+    "doctor_on_leave",
+    "leave_overlap",
+    "feed_limit",
 }
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 HTTP_METHODS = {"get", "post", "put", "patch", "delete", "head", "options", "trace"}

@@ -24,6 +24,7 @@ APPOINTMENT_FIELDS = {
     "reason",
     "notes",
     "cancellation_reason",
+    "cancellation_code",
     "cancelled_by",
     "rescheduled_from",
     "doctor_name",

@@ -644,6 +644,7 @@ def test_front_desk_home_counts_the_clinics_week_by_status(staff, clinic_week):
     assert {row["status"]: row["count"] for row in desk["week"]} == {
         "Pending": 3,  # adams_evening, tomorrow, friday
         "Confirmed": 3,  # adams_morning, baker_afternoon, monday_early
+        "Arrived": 0,
         "Cancelled": 1,
         "Completed": 0,
         "No-show": 0,
