@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from accounts import services
 from accounts.models import DoctorProfile, User, normalize_email, validate_timezone
+from accounts.selectors import doctor_specialties
 from audit.services import audit_record_patient_views
 from core.admin import ServiceBackedAdmin, is_autocomplete_for
 
@@ -198,11 +199,39 @@ class UserAdmin(ServiceBackedAdmin, DjangoUserAdmin):
         obj._state.adding = False
 
 
+class DoctorProfileForm(forms.ModelForm):
+    """The profile with its specialties as one line, comma-separated; the first becomes
+    `specialty` (the service keeps them in sync, so `specialty` itself is not edited here)."""
+
+    specialties = forms.CharField(
+        max_length=1100, help_text="Comma-separated, in order; the first is the main one."
+    )
+
+    class Meta:
+        model = DoctorProfile
+        fields = ["hospital", "bio", "license_number", "location", "timezone"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["specialties"] = ", ".join(doctor_specialties(self.instance))
+
+    def clean_specialties(self) -> list[str]:
+        return [name.strip() for name in self.cleaned_data["specialties"].split(",")]
+
+
 @admin.register(DoctorProfile)
 class DoctorProfileAdmin(ServiceBackedAdmin, admin.ModelAdmin):
-    list_display = ["user", "specialty", "location", "timezone"]
+    form = DoctorProfileForm
+    list_display = ["user", "specialty", "hospital", "location", "timezone"]
     list_filter = ["specialty", "timezone"]
-    search_fields = ["user__email", "user__first_name", "user__last_name", "specialty"]
+    search_fields = [
+        "user__email",
+        "user__first_name",
+        "user__last_name",
+        "specialty",
+        "hospital",
+    ]
     list_select_related = ["user"]
     readonly_fields = ["user"]
 
@@ -215,5 +244,5 @@ class DoctorProfileAdmin(ServiceBackedAdmin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         fields = {name: form.cleaned_data[name] for name in form.changed_data}
-        profile = DoctorProfile.objects.get(pk=obj.pk)
+        profile = DoctorProfile.objects.prefetch_related("specialty_rows").get(pk=obj.pk)
         self.call(services.doctor_profile_update, actor=request.user, profile=profile, **fields)

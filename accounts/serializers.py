@@ -137,15 +137,29 @@ class SuspendInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
 
 
+def _specialties_field(*, help_text: str) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        min_length=1,
+        max_length=10,  # accounts.services.MAX_SPECIALTIES
+        required=False,
+        help_text=help_text,
+    )
+
+
 class PromoteInputSerializer(serializers.Serializer):
     specialty = serializers.CharField(max_length=100)
     bio = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     license_number = serializers.CharField(max_length=50, required=False, allow_blank=True)
     location = serializers.CharField(max_length=200, required=False, allow_blank=True)
     timezone = serializers.CharField(max_length=64, required=False, validators=[validate_timezone])
+    hospital = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    specialties = _specialties_field(help_text="Further specialties after `specialty`.")
 
 
 class DoctorMeUpdateInputSerializer(serializers.Serializer):
     bio = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     location = serializers.CharField(max_length=200, required=False, allow_blank=True)
     timezone = serializers.CharField(max_length=64, required=False, validators=[validate_timezone])
+    hospital = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    specialties = _specialties_field(help_text="The whole list; the first becomes `specialty`.")

@@ -27,7 +27,8 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from accounts import hooks, photos
-from accounts.models import DoctorProfile, User, normalize_email
+from accounts.models import DoctorProfile, DoctorSpecialty, User, normalize_email
+from accounts.selectors import doctor_specialties
 from audit.services import audit_record
 from core.emails import send_templated_email_on_commit
 from core.exceptions import (
@@ -40,6 +41,7 @@ from core.exceptions import (
     Unauthenticated,
 )
 from core.locking import lock_users, service_transaction
+from core.response_cache import DIRECTORY, availability_scope, bump
 
 BAD_CREDENTIALS = "No active account found with the given credentials."
 BAD_REFRESH = "Token is invalid or expired."
@@ -417,40 +419,89 @@ def user_promote_to_doctor(
     license_number: str = "",
     location: str = "",
     timezone: str | None = None,
+    hospital: str = "",
+    specialties: list[str] | None = None,
 ) -> User:
-    """Make a patient a doctor: role and profile change together."""
+    """Make a patient a doctor: role and profile change together (`specialties`, when given,
+    lists further specialties; the first is always `specialty`)."""
     user = _lock_target(actor=actor, user=user)
     if user.role == User.Role.DOCTOR:
         raise Conflict(ALREADY_DOCTOR, "This user is already a doctor.")
     if user.role != User.Role.PATIENT:
         raise Conflict(NOT_A_PATIENT, "Only patients can be promoted to doctor.")
+    names = _specialty_list([specialty, *(specialties or [])])
     user.role = User.Role.DOCTOR
     user.save(update_fields=["role"])
-    DoctorProfile.objects.update_or_create(
+    profile, _ = DoctorProfile.objects.update_or_create(
         user=user,
         defaults={
-            "specialty": specialty,
+            "specialty": names[0],
             "bio": bio,
             "license_number": license_number,
             "location": location,
+            "hospital": hospital,
             "timezone": timezone or settings.TIME_ZONE,
         },
     )
+    _specialty_rows_set(profile=profile, names=names)
     audit_record(action="user.promoted", target=user, actor=actor, data={"role": "doctor"})
     return user
 
 
 @service_transaction
 def doctor_profile_update(*, actor: User, profile: DoctorProfile, **fields: Any) -> DoctorProfile:
-    """Change a doctor's public profile; records which fields changed."""
+    """Change a doctor's public profile; records which fields changed. `specialties` is the
+    whole list (its first entry becomes `specialty`); `specialty` alone replaces the first."""
+    current = doctor_specialties(profile)
+    names = current
+    if "specialties" in fields:
+        names = _specialty_list(fields.pop("specialties"))
+    if "specialty" in fields:
+        names = _specialty_list([fields.pop("specialty"), *names[1:]])
+    if names != current:
+        fields["specialty"] = names[0]
     changed = _changed_fields(profile, fields)
     if changed:
         profile.full_clean(exclude=["user"])
         profile.save(update_fields=changed)
+    if names != current:
+        _specialty_rows_set(profile=profile, names=names)
+        changed.append("specialties")
+    if changed:
         audit_record(
             action="doctor_profile.updated", target=profile, actor=actor, data={"fields": changed}
         )
     return profile
+
+
+MAX_SPECIALTIES = 10
+
+
+def _specialty_list(values: list[str]) -> list[str]:
+    """Trimmed, non-empty, at most 100 characters each, 1 to MAX_SPECIALTIES of them;
+    a repeat (in any case) is dropped, keeping the first."""
+    names: list[str] = []
+    for value in values:
+        name = (value or "").strip()
+        if not name or len(name) > 100:
+            raise ValidationError({"specialties": ["Each specialty is 1 to 100 characters long."]})
+        if name.casefold() not in {known.casefold() for known in names}:
+            names.append(name)
+    if not names or len(names) > MAX_SPECIALTIES:
+        raise ValidationError(
+            {"specialties": [f"Give between 1 and {MAX_SPECIALTIES} specialties."]}
+        )
+    return names
+
+
+def _specialty_rows_set(*, profile: DoctorProfile, names: list[str]) -> None:
+    """Replace the profile's specialty rows; the directory shows them (a bulk write sends no
+    signal, so the cached directory is bumped here)."""
+    DoctorSpecialty.objects.filter(doctor=profile).delete()
+    DoctorSpecialty.objects.bulk_create(
+        [DoctorSpecialty(doctor=profile, name=name, position=i) for i, name in enumerate(names)]
+    )
+    bump(DIRECTORY, availability_scope(profile.user_id))
 
 
 # ---------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from accounts.groups import FRONT_DESK_GROUP
-from accounts.models import DoctorProfile, User
+from accounts.models import DoctorProfile, DoctorSpecialty, User
 from core.exceptions import Conflict
 from core.response_cache import ANY_AVAILABILITY, DIRECTORY, availability_scope, bump
 from scheduling import services
@@ -81,7 +81,7 @@ def seed_demo_clinic() -> list[tuple[str, str]]:
     doctors = []
     for email, first, last, specialty, location, zone in DEMO_DOCTORS:
         doctor, _ = _user(email, first, last, User.Role.DOCTOR)
-        DoctorProfile.objects.get_or_create(
+        profile, made = DoctorProfile.objects.get_or_create(
             user=doctor,
             defaults={
                 "specialty": specialty,
@@ -91,6 +91,8 @@ def seed_demo_clinic() -> list[tuple[str, str]]:
                 "license_number": f"DEMO-{doctor.pk:05d}",
             },
         )
+        if made:
+            DoctorSpecialty.objects.create(doctor=profile, name=specialty, position=0)
         doctors.append(doctor)
         logins.append(("doctor", doctor.email))
     patients = []
@@ -378,7 +380,7 @@ def _seed_one_scale_doctor(
         ]
     )
     zone_name = ZONES[index % len(ZONES)]
-    DoctorProfile.objects.bulk_create(
+    [profile] = DoctorProfile.objects.bulk_create(
         [
             DoctorProfile(
                 user=doctor,
@@ -389,6 +391,9 @@ def _seed_one_scale_doctor(
                 license_number=f"SCALE-{index:05d}",
             )
         ]
+    )
+    DoctorSpecialty.objects.bulk_create(
+        [DoctorSpecialty(doctor=profile, name=profile.specialty, position=0)]
     )
     patients = User.objects.bulk_create(
         [

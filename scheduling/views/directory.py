@@ -26,6 +26,8 @@ from scheduling import selectors
 from scheduling.filters import DoctorFilter
 from scheduling.serializers import (
     AvailabilitySerializer,
+    DirectoryStatsSerializer,
+    DoctorDetailSerializer,
     DoctorMeSerializer,
     DoctorSerializer,
     ReviewSerializer,
@@ -41,6 +43,7 @@ class DoctorViewSet(ActionPermissionsMixin, viewsets.ReadOnlyModelViewSet):
         "retrieve": AllowAny,
         "me": IsDoctor,
         "me_photo": IsDoctor,
+        "stats": AllowAny,
     }
     serializer_class = DoctorSerializer
     filterset_class = DoctorFilter
@@ -70,9 +73,29 @@ class DoctorViewSet(ActionPermissionsMixin, viewsets.ReadOnlyModelViewSet):
         build = partial(super().list, request, *args, **kwargs)
         return cached_response(request, scopes=self._cache_scopes(), build=build)
 
+    @extend_schema(responses={200: DoctorDetailSerializer})
     def retrieve(self, request: Request, *args, **kwargs) -> Response:
-        build = partial(super().retrieve, request, *args, **kwargs)
+        build = partial(self._detail, request)
         return cached_response(request, scopes=self._cache_scopes(), build=build)
+
+    def _detail(self, request: Request) -> Response:
+        """The doctor and the rating histogram: two queries (and the specialties' prefetch)."""
+        profile = self.get_object()
+        histogram = selectors.doctor_rating_histogram(doctor_id=profile.user_id)
+        return Response(
+            DoctorDetailSerializer(profile, context={"rating_histogram": histogram}).data
+        )
+
+    @extend_schema(request=None, responses={200: DirectoryStatsSerializer})
+    @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
+    def stats(self, request: Request) -> Response:
+        """The directory in numbers (visible data only), cached like the directory. A
+        completed visit changes no doctor, so completions bump `availability:any`, which
+        this answer depends on too."""
+        return cached_response(request, scopes=(DIRECTORY, ANY_AVAILABILITY), build=self._stats)
+
+    def _stats(self) -> Response:
+        return Response(DirectoryStatsSerializer(selectors.directory_stats()).data)
 
     @extend_schema(methods=["GET"], request=None, responses={200: DoctorMeSerializer})
     @extend_schema(
@@ -153,6 +176,6 @@ class DoctorReviewViewSet(ActionPermissionsMixin, mixins.ListModelMixin, viewset
     }
 
     def get_queryset(self):
-        doctors = selectors.doctor_list_public()
+        doctors = selectors.doctor_list_public(ratings=False)
         doctor = get_object_or_404(doctors, user_id=self.kwargs["doctor_id"])
         return selectors.review_list_public(doctor_id=doctor.user_id, viewer=self.request.user)

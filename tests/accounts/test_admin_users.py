@@ -13,6 +13,7 @@ from django.urls import reverse
 from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.models import DoctorProfile, User
+from accounts.selectors import doctor_specialties
 from accounts.services import user_suspend
 from audit.models import AuditEvent
 from audit.services import audit_record
@@ -403,7 +404,8 @@ def test_admin_changes_a_doctor_profile_through_the_service(clinic_admin, doctor
     response = console(clinic_admin).post(
         profile_url(doctor),
         {
-            "specialty": "Neurology",
+            "specialties": "Neurology, Sleep medicine",
+            "hospital": "St. Mary's",
             "bio": profile.bio,
             "license_number": profile.license_number,
             "location": profile.location,
@@ -415,10 +417,12 @@ def test_admin_changes_a_doctor_profile_through_the_service(clinic_admin, doctor
     assert response.status_code == 200
     profile.refresh_from_db()
     assert (profile.specialty, profile.timezone) == ("Neurology", "Asia/Tokyo")
+    assert profile.hospital == "St. Mary's"
+    assert doctor_specialties(profile) == ["Neurology", "Sleep medicine"]
     (event,) = audit_rows("doctor_profile.updated")
     assert (event.actor_id, sorted(event.data["fields"])) == (
         clinic_admin.pk,
-        ["specialty", "timezone"],
+        ["hospital", "specialties", "specialty", "timezone"],
     )
 
 
