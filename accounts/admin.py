@@ -22,12 +22,23 @@ class UserActionForm(admin.helpers.ActionForm):
     # No validator here: an invalid action form only says "No action selected.", while the
     # promote action itself names the unknown zone.
     timezone = forms.CharField(required=False, max_length=64, help_text="For promotion.")
+    role = forms.ChoiceField(
+        required=False,
+        choices=[("", "---------"), *[(r, r) for r in services.ACCOUNT_ROLES]],
+        help_text="For a role change.",
+    )
 
 
 class PatientCreationForm(forms.ModelForm):
     """Adds a patient with an unusable password (they set one through an invite or reset)."""
 
-    send_invite = forms.BooleanField(required=False, initial=True)
+    send_invite = forms.BooleanField(
+        required=False, initial=True, help_text="Staff and admin accounts are always invited."
+    )
+    # Removed from the form for the front desk, who add patients only (UserAdmin.get_form).
+    role = forms.ChoiceField(
+        choices=[(r, r) for r in services.ACCOUNT_ROLES], initial=User.Role.PATIENT
+    )
 
     class Meta:
         model = User
@@ -72,13 +83,21 @@ class UserAdmin(ServiceBackedAdmin, DjangoUserAdmin):
             None,
             {
                 "classes": ["wide"],
-                "fields": ["email", "first_name", "last_name", "phone", "send_invite"],
+                "fields": ["email", "first_name", "last_name", "phone", "role", "send_invite"],
             },
         ),
     ]
     filter_horizontal = []
+    PATIENT_ADD_FIELDS = ["email", "first_name", "last_name", "phone", "send_invite"]
     action_form = UserActionForm
-    actions = ["suspend", "reactivate", "deactivate", "promote_to_doctor"]
+    actions = [
+        "suspend",
+        "reactivate",
+        "deactivate",
+        "promote_to_doctor",
+        "set_role",
+        "force_password_reset",
+    ]
     # Django's user add page tells you to "enter a username and password" first; ours adds a
     # patient without a password, on the ordinary form.
     add_form_template = None
@@ -148,6 +167,35 @@ class UserAdmin(ServiceBackedAdmin, DjangoUserAdmin):
             timezone=zone,
         )
 
+    @admin.action(description="Change the role of selected users (to role)", permissions=["manage"])
+    def set_role(self, request, queryset) -> None:
+        role = request.POST.get("role", "")
+        if role not in services.ACCOUNT_ROLES:
+            self.message_user(request, "Choose the new role.", messages.ERROR)
+            return
+        self._run(request, queryset, services.user_set_role, f"given role {role}", role=role)
+
+    @admin.action(description="Force a password reset for selected users", permissions=["manage"])
+    def force_password_reset(self, request, queryset) -> None:
+        self._run(
+            request,
+            queryset,
+            services.user_force_password_reset,
+            "signed out, with a password reset link sent",
+        )
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if obj is None and not self.has_manage_permission(request) and "role" in form.base_fields:
+            # The front desk adds patients only: no role to choose.
+            form.base_fields = {k: v for k, v in form.base_fields.items() if k != "role"}
+        return form
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None and not self.has_manage_permission(request):
+            return [(None, {"classes": ["wide"], "fields": self.PATIENT_ADD_FIELDS})]
+        return super().get_fieldsets(request, obj)
+
     def get_search_results(self, request, queryset, search_term):
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         if is_autocomplete_for(request, "appointment", "patient"):
@@ -187,8 +235,9 @@ class UserAdmin(ServiceBackedAdmin, DjangoUserAdmin):
             self.call(services.user_update, actor=request.user, user=stored, **fields)
             return
         created = self.call(
-            services.user_create_patient,
+            services.user_create_account,
             actor=request.user,
+            role=form.cleaned_data.get("role", User.Role.PATIENT),
             email=form.cleaned_data["email"],
             first_name=form.cleaned_data["first_name"],
             last_name=form.cleaned_data["last_name"],

@@ -131,6 +131,11 @@ class UserCreateInputSerializer(serializers.Serializer):
     last_name = serializers.CharField(max_length=150)
     phone = _phone_field()
     send_invite = serializers.BooleanField(default=False)
+    role = serializers.ChoiceField(
+        choices=[User.Role.PATIENT, User.Role.STAFF, User.Role.ADMIN],
+        default=User.Role.PATIENT,
+        help_text="staff and admin: admins only (403 for staff), always invited.",
+    )
 
 
 class SuspendInputSerializer(serializers.Serializer):
@@ -163,3 +168,14 @@ class DoctorMeUpdateInputSerializer(serializers.Serializer):
     timezone = serializers.CharField(max_length=64, required=False, validators=[validate_timezone])
     hospital = serializers.CharField(max_length=200, required=False, allow_blank=True)
     specialties = _specialties_field(help_text="The whole list; the first becomes `specialty`.")
+
+
+class UserSetRoleInputSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(
+        choices=User.Role.choices,
+        help_text="patient <-> staff, staff <-> admin (doctor only by promotion).",
+    )
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()

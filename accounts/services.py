@@ -10,9 +10,10 @@ import uuid
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -27,6 +28,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from accounts import hooks, photos
+from accounts.groups import FRONT_DESK_GROUP
 from accounts.models import DoctorProfile, DoctorSpecialty, User, normalize_email
 from accounts.selectors import doctor_specialties
 from audit.services import audit_record
@@ -35,6 +37,7 @@ from core.exceptions import (
     ALREADY_DOCTOR,
     ALREADY_SUSPENDED,
     CANNOT_TARGET_SELF,
+    ILLEGAL_ROLE_CHANGE,
     NOT_A_PATIENT,
     NOT_SUSPENDED,
     Conflict,
@@ -502,6 +505,134 @@ def _specialty_rows_set(*, profile: DoctorProfile, names: list[str]) -> None:
         [DoctorSpecialty(doctor=profile, name=name, position=i) for i, name in enumerate(names)]
     )
     bump(DIRECTORY, availability_scope(profile.user_id))
+
+
+# Role changes an admin may make (doctors are made only by promotion, never unmade here).
+ROLE_CHANGES = frozenset(
+    {
+        (User.Role.PATIENT, User.Role.STAFF),
+        (User.Role.STAFF, User.Role.PATIENT),
+        (User.Role.STAFF, User.Role.ADMIN),
+        (User.Role.ADMIN, User.Role.STAFF),
+    }
+)
+ACCOUNT_ROLES = (User.Role.PATIENT, User.Role.STAFF, User.Role.ADMIN)
+ADMINS_ONLY_CREATE = "Only admins create staff and admin accounts."
+
+
+def _front_desk_membership(user: User) -> None:
+    """Staff work through the "Front desk" group; no other role belongs to it."""
+    group, _ = Group.objects.get_or_create(name=FRONT_DESK_GROUP)
+    if user.role == User.Role.STAFF:
+        user.groups.add(group)
+    else:
+        user.groups.remove(group)
+
+
+@service_transaction
+def user_create_account(
+    *,
+    actor: User,
+    role: str,
+    email: str,
+    first_name: str,
+    last_name: str,
+    phone: str = "",
+    send_invite: bool = False,
+) -> User:
+    """A patient (staff or admins, as user_create_patient), or a staff or admin account (admins
+    only; always invited: its owner chooses the password through the invite link, nobody else).
+    Doctors are made by promotion, never created."""
+    if role == User.Role.PATIENT:
+        return user_create_patient(
+            actor=actor,
+            email=email,
+            first_name=first_name,
+            last_name=last_name,
+            phone=phone,
+            send_invite=send_invite,
+        )
+    if role not in ACCOUNT_ROLES:
+        raise ValidationError({"role": ["Doctors are made by promoting a patient."]})
+    if actor.role != User.Role.ADMIN:
+        raise PermissionDenied(ADMINS_ONLY_CREATE)
+    email = normalize_email(email)
+    if User.objects.filter(email=email).exists():
+        raise ValidationError({"email": [EMAIL_TAKEN]})
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(
+                email, None, role=role, first_name=first_name, last_name=last_name, phone=phone
+            )
+    except IntegrityError as error:
+        raise ValidationError({"email": [EMAIL_TAKEN]}) from error
+    _front_desk_membership(user)
+    audit_record(
+        action="user.created", target=user, actor=actor, data={"send_invite": True, "role": role}
+    )
+    send_templated_email_on_commit(
+        template="invite",
+        to=[user.email],
+        context={
+            "user": user,
+            "link": password_reset_link(user),
+            "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
+        },
+    )
+    return user
+
+
+@service_transaction
+def user_set_role(*, actor: User, user: User, role: str) -> User:
+    """Patient <-> staff and staff <-> admin, never one's own: the admin flags and the "Front
+    desk" group follow the role, and every session of the user ends."""
+    if user.pk == actor.pk:
+        raise Conflict(CANNOT_TARGET_SELF, "You cannot change your own role.")
+    user = _lock_target(actor=actor, user=user)
+    before = user.role
+    if (before, role) not in ROLE_CHANGES:
+        raise Conflict(
+            ILLEGAL_ROLE_CHANGE,
+            f"A user with role {before} cannot be given role {role} "
+            "(patient <-> staff and staff <-> admin only; doctors only by promotion).",
+        )
+    user.role = role
+    for flag, value in User.role_flags(role).items():
+        setattr(user, flag, value)
+    user.save(update_fields=["role", "is_staff", "is_superuser"])
+    _front_desk_membership(user)
+    refresh_tokens_revoke(user=user)
+    audit_record(
+        action="user.role_changed", target=user, actor=actor, data={"before": before, "after": role}
+    )
+    return user
+
+
+@service_transaction
+def user_force_password_reset(*, actor: User, user: User) -> User:
+    """An admin makes a user choose a new password: the old one stops working at once
+    (unusable, which also voids access tokens through their password hash), every session
+    ends, and a reset link is mailed to an account that may sign in (others could not use
+    it). The admin never sees or sets a password."""
+    if user.pk == actor.pk:
+        raise Conflict(CANNOT_TARGET_SELF, "Change your own password instead.")
+    user = _lock_target(actor=actor, user=user)
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    refresh_tokens_revoke(user=user)
+    sent = user.can_sign_in
+    audit_record(action="user.password_reset_forced", target=user, actor=actor, data={"sent": sent})
+    if sent:
+        send_templated_email_on_commit(
+            template="password_reset_forced",
+            to=[user.email],
+            context={
+                "user": user,
+                "link": password_reset_link(user),
+                "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
+            },
+        )
+    return user
 
 
 # ---------------------------------------------------------------------------

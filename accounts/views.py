@@ -17,6 +17,7 @@ from accounts import photos, selectors, services
 from accounts.filters import UserFilter
 from accounts.models import User
 from accounts.serializers import (
+    DetailSerializer,
     MeUpdateInputSerializer,
     PasswordChangeInputSerializer,
     PasswordResetConfirmInputSerializer,
@@ -31,6 +32,7 @@ from accounts.serializers import (
     TokenPairSerializer,
     UserCreateInputSerializer,
     UserSerializer,
+    UserSetRoleInputSerializer,
     UserUpdateInputSerializer,
     photo_url,
 )
@@ -56,6 +58,10 @@ from core.validation import valid_input
 
 PASSWORD_RESET_ACCEPTED = {
     "detail": "If an account exists for this address, a password reset link has been sent."
+}
+FORCED_RESET_ACCEPTED = {
+    "detail": "The password no longer works, sessions are ended and a reset link has been sent "
+    "(unless the account is suspended or deactivated)."
 }
 
 
@@ -228,6 +234,8 @@ class UserViewSet(
         "suspend": IsAdminRole,
         "reactivate": IsAdminRole,
         "promote_to_doctor": IsAdminRole,
+        "set_role": IsAdminRole,
+        "force_password_reset": IsAdminRole,
     }
     serializer_class = UserSerializer
     filterset_class = UserFilter
@@ -251,7 +259,7 @@ class UserViewSet(
 
     def create(self, request: Request) -> Response:
         data = valid_input(UserCreateInputSerializer, request)
-        user = services.user_create_patient(actor=request.user, **data)
+        user = services.user_create_account(actor=request.user, **data)
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, pk: str) -> Response:
@@ -286,6 +294,20 @@ class UserViewSet(
         data = valid_input(PromoteInputSerializer, request)
         user = services.user_promote_to_doctor(actor=request.user, user=target, **data)
         return Response(UserSerializer(user).data)
+
+    @extend_schema(request=UserSetRoleInputSerializer, responses={200: UserSerializer})
+    @action(detail=True, methods=["post"], url_path="set-role")
+    def set_role(self, request: Request, pk: str) -> Response:
+        target = self.get_object()  # 404 before 400 (docs/api-rules.md, precedence)
+        data = valid_input(UserSetRoleInputSerializer, request)
+        user = services.user_set_role(actor=request.user, user=target, **data)
+        return Response(UserSerializer(user).data)
+
+    @extend_schema(request=None, responses={202: DetailSerializer})
+    @action(detail=True, methods=["post"], url_path="force-password-reset")
+    def force_password_reset(self, request: Request, pk: str) -> Response:
+        services.user_force_password_reset(actor=request.user, user=self.get_object())
+        return Response(FORCED_RESET_ACCEPTED, status=status.HTTP_202_ACCEPTED)
 
 
 class UserPhotoViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):

@@ -40,6 +40,7 @@ NOT_COMPLETED = "not_completed"
 ALREADY_REVIEWED = "already_reviewed"
 OWN_REVIEW = "own_review"
 REVIEW_LOCKED = "review_locked"
+ILLEGAL_ROLE_CHANGE = "illegal_role_change"
 
 # Every code a 409 may carry: the OpenAPI Conflict schema enumerates exactly these.
 CONFLICT_CODES = (
@@ -64,6 +65,7 @@ CONFLICT_CODES = (
     ALREADY_REVIEWED,
     OWN_REVIEW,
     REVIEW_LOCKED,
+    ILLEGAL_ROLE_CHANGE,
 )
 
 

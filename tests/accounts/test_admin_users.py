@@ -115,12 +115,20 @@ def test_staff_is_offered_no_user_actions(staff, patient):
     assert actions_offered(console(staff), USERS) == set()
 
 
-@pytest.mark.parametrize("action", ["suspend", "reactivate", "promote_to_doctor"])
+@pytest.mark.parametrize(
+    "action", ["suspend", "reactivate", "promote_to_doctor", "set_role", "force_password_reset"]
+)
 def test_staff_posting_a_user_action_changes_nothing(staff, action):
     target = SuspendedPatientFactory() if action == "reactivate" else PatientFactory()
     before = User.objects.filter(pk=target.pk).values().get()
     response = user_action(
-        console(staff), action, target, reason="Abusive", specialty="Cardiology", timezone=""
+        console(staff),
+        action,
+        target,
+        reason="Abusive",
+        specialty="Cardiology",
+        timezone="",
+        role="staff",
     )
     assert response.status_code == 200
     assert User.objects.filter(pk=target.pk).values().get() == before
@@ -250,7 +258,14 @@ def test_staff_cannot_see_the_audit_log(staff):
 # ---------------------------------------------------------------------------
 def test_admin_is_offered_the_account_actions_and_no_hard_delete(clinic_admin, patient):
     offered = actions_offered(console(clinic_admin), USERS)
-    assert offered == {"suspend", "reactivate", "deactivate", "promote_to_doctor"}
+    assert offered == {
+        "suspend",
+        "reactivate",
+        "deactivate",
+        "promote_to_doctor",
+        "set_role",
+        "force_password_reset",
+    }
 
 
 def test_admin_cannot_hard_delete_a_user(clinic_admin, patient):

@@ -33,6 +33,7 @@ CONFLICT_CODES = {
     "already_reviewed",
     "own_review",
     "review_locked",
+    "illegal_role_change",
 }
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 HTTP_METHODS = {"get", "post", "put", "patch", "delete", "head", "options", "trace"}
