@@ -191,6 +191,11 @@ class UserAdmin(ServiceBackedAdmin, DjangoUserAdmin):
             form.base_fields = {k: v for k, v in form.base_fields.items() if k != "role"}
         return form
 
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        # Chosen on the add form (admins); changed afterwards only by the role action.
+        return readonly if obj is not None else [f for f in readonly if f != "role"]
+
     def get_fieldsets(self, request, obj=None):
         if obj is None and not self.has_manage_permission(request):
             return [(None, {"classes": ["wide"], "fields": self.PATIENT_ADD_FIELDS})]
