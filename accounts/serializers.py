@@ -179,3 +179,26 @@ class UserSetRoleInputSerializer(serializers.Serializer):
 
 class DetailSerializer(serializers.Serializer):
     detail = serializers.CharField()
+
+
+class MeEmailUpdateInputSerializer(MeUpdateInputSerializer):
+    """PATCH auth/me/: the own fields, and a new email confirmed by a mailed link."""
+
+    email = serializers.EmailField(
+        max_length=254,
+        required=False,
+        help_text="A new address: 202, a confirmation link is mailed to it; needs "
+        "current_password. The same address as now changes nothing.",
+    )
+    current_password = serializers.CharField(
+        max_length=128,
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+    )
+
+
+class EmailConfirmInputSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=1000)

@@ -15,6 +15,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
+from django.core.signing import BadSignature, TimestampSigner
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -664,4 +665,84 @@ def user_photo_delete(*, actor: User, user: User) -> User:
     user.save(update_fields=["photo"])
     audit_record(action="user.photo_changed", target=user, actor=actor, data={"photo": "removed"})
     transaction.on_commit(lambda: storage.delete(old_name))
+    return user
+
+
+# ---------------------------------------------------------------------------
+# Email change (confirmed by a link mailed to the new address)
+# ---------------------------------------------------------------------------
+EMAIL_CHANGE_SALT = "accounts.email_change"
+BAD_EMAIL_CHANGE_LINK = "This email confirmation link is invalid or has expired."
+WRONG_CURRENT_PASSWORD = "The current password is not correct."  # noqa: S105 - a message
+
+
+def email_change_link(token: str) -> str:
+    """The confirmation page's address, from PUBLIC_BASE_URL (never from the Host header)."""
+    return f"{settings.PUBLIC_BASE_URL}/portal/email/confirm/{token}/"
+
+
+def _email_change_signer() -> TimestampSigner:
+    return TimestampSigner(salt=EMAIL_CHANGE_SALT)
+
+
+@service_transaction
+def email_change_request(*, user: User, email: str, current_password: str) -> bool:
+    """Mail a link to the new address that changes the email once confirmed; nothing changes
+    now. False (and nothing mailed) when the address already is the user's.
+
+    The link signs (user id, new email, current email) with a timestamp: it stops working
+    after PASSWORD_RESET_TIMEOUT and as soon as the email changes (so it works once)."""
+    email = normalize_email(email)
+    if email == user.email:
+        return False
+    # The password first: only the account's owner learns whether an address is taken.
+    if not current_password or not user.check_password(current_password):
+        raise ValidationError({"current_password": [WRONG_CURRENT_PASSWORD]})
+    if User.objects.filter(email=email).exists():
+        raise ValidationError({"email": [EMAIL_TAKEN]})
+    token = _email_change_signer().sign_object({"u": user.pk, "new": email, "old": user.email})
+    audit_record(action="user.email_change_requested", target=user, actor=user)
+    send_templated_email_on_commit(
+        template="email_change_confirm",
+        to=[email],
+        context={
+            "user": user,
+            "link": email_change_link(token),
+            "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
+        },
+    )
+    return True
+
+
+@service_transaction
+def email_change_confirm(*, token: str) -> User:
+    """Apply a confirmed email change: the address must still be free, the account able to
+    sign in and its email unchanged since the link was made. Every session ends; the old
+    address gets a notice. Audited without either address (`fields: [email]`, as
+    user.updated)."""
+    try:
+        payload = _email_change_signer().unsign_object(
+            token, max_age=settings.PASSWORD_RESET_TIMEOUT
+        )
+        user_id, new, old = payload["u"], payload["new"], payload["old"]
+    except (BadSignature, KeyError, TypeError) as error:
+        raise ValidationError({"token": [BAD_EMAIL_CHANGE_LINK]}) from error
+    if not User.objects.filter(pk=user_id).exists():
+        raise ValidationError({"token": [BAD_EMAIL_CHANGE_LINK]})
+    user = lock_users(exclusive=[user_id])[user_id]
+    if user.email != old or not user.can_sign_in:
+        raise ValidationError({"token": [BAD_EMAIL_CHANGE_LINK]})
+    if User.objects.filter(email=new).exclude(pk=user.pk).exists():
+        raise ValidationError({"email": [EMAIL_TAKEN]})
+    user.email = new
+    try:
+        with transaction.atomic():
+            user.save(update_fields=["email"])
+    except IntegrityError as error:  # taken meanwhile by a registration
+        raise ValidationError({"email": [EMAIL_TAKEN]}) from error
+    refresh_tokens_revoke(user=user)
+    audit_record(action="user.email_changed", target=user, actor=user, data={"fields": ["email"]})
+    send_templated_email_on_commit(
+        template="email_changed_notice", to=[old], context={"user": user}
+    )
     return user

@@ -18,7 +18,8 @@ from accounts.filters import UserFilter
 from accounts.models import User
 from accounts.serializers import (
     DetailSerializer,
-    MeUpdateInputSerializer,
+    EmailConfirmInputSerializer,
+    MeEmailUpdateInputSerializer,
     PasswordChangeInputSerializer,
     PasswordResetConfirmInputSerializer,
     PasswordResetInputSerializer,
@@ -59,6 +60,23 @@ from core.validation import valid_input
 PASSWORD_RESET_ACCEPTED = {
     "detail": "If an account exists for this address, a password reset link has been sent."
 }
+EMAIL_CHANGE_ACCEPTED = {
+    "detail": "A confirmation link has been sent to the new address; the email changes once "
+    "it is confirmed."
+}
+
+
+def email_change_from(request: Request, data: dict) -> bool:
+    """Take `email` and `current_password` out of a PATCH auth/me/ body and ask for the change
+    (True when a confirmation was mailed)."""
+    current_password = data.pop("current_password", "")
+    if "email" not in data:
+        return False
+    return services.email_change_request(
+        user=request.user, email=data.pop("email"), current_password=current_password
+    )
+
+
 FORCED_RESET_ACCEPTED = {
     "detail": "The password no longer works, sessions are ended and a reset link has been sent "
     "(unless the account is suspended or deactivated)."
@@ -102,6 +120,7 @@ class AuthViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
         "me": IsAuthenticated,
         "me_photo": IsAuthenticated,
         "password_change": IsAuthenticated,
+        "email_confirm": AllowAny,
     }
     throttle_classes_by_action = {
         "register": [RegisterRateThrottle],
@@ -163,14 +182,19 @@ class AuthViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
 
     @extend_schema(methods=["GET"], request=None, responses={200: UserSerializer})
     @extend_schema(
-        methods=["PATCH"], request=MeUpdateInputSerializer, responses={200: UserSerializer}
+        methods=["PATCH"],
+        request=MeEmailUpdateInputSerializer,
+        responses={200: UserSerializer, 202: DetailSerializer},
     )
     @action(detail=False, methods=["get", "patch"])
     def me(self, request: Request) -> Response:
         user = request.user
         if request.method == "PATCH":
-            data = valid_input(MeUpdateInputSerializer, request, partial=True)
+            data = valid_input(MeEmailUpdateInputSerializer, request, partial=True)
+            email_change = email_change_from(request, data)
             user = services.user_update(actor=request.user, user=user, **data)
+            if email_change:
+                return Response(EMAIL_CHANGE_ACCEPTED, status=status.HTTP_202_ACCEPTED)
         return Response(UserSerializer(user).data)
 
     @extend_schema(
@@ -208,6 +232,13 @@ class AuthViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
     def password_reset_confirm(self, request: Request) -> Response:
         services.password_reset_confirm(**valid_input(PasswordResetConfirmInputSerializer, request))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=EmailConfirmInputSerializer, responses={200: UserSerializer})
+    @action(detail=False, methods=["post"], url_path="email/confirm")
+    def email_confirm(self, request: Request) -> Response:
+        """The API form of the mailed email-change link: the token alone decides."""
+        user = services.email_change_confirm(**valid_input(EmailConfirmInputSerializer, request))
+        return Response(UserSerializer(user).data)
 
 
 @extend_schema_view(

@@ -6,6 +6,7 @@ must be secret are required as soon as DEBUG is off.
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -162,6 +163,20 @@ PASSWORD_RESET_URL = env.str(
     "PASSWORD_RESET_URL", default="http://localhost:8000/reset-password?uid={uid}&token={token}"
 )
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+# Where medappt's own pages are served (links in mails: the email-change confirmation page).
+# Never built from the Host header. Without DEBUG it defaults to PASSWORD_RESET_URL's origin,
+# so no new variable is required to start.
+PUBLIC_BASE_URL = env.str(
+    "PUBLIC_BASE_URL",
+    default="http://127.0.0.1:8000" if DEBUG else _origin(PASSWORD_RESET_URL),
+).rstrip("/")
 
 JWT_ACCESS_MINUTES = env.int("JWT_ACCESS_MINUTES", default=5)
 JWT_REFRESH_DAYS = env.int("JWT_REFRESH_DAYS", default=7)

@@ -235,3 +235,28 @@ def test_postgresql_keeps_connections_and_checks_their_health(run_django):
     assert engine == "django.db.backends.postgresql"
     assert int(max_age) > 0
     assert health_checks == "True"
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"DEBUG": "true"}, "http://127.0.0.1:8000"),
+        (PRODUCTION_ENV, "http://localhost:8000"),  # PASSWORD_RESET_URL's default origin
+        (
+            {
+                **PRODUCTION_ENV,
+                "PASSWORD_RESET_URL": "https://app.clinic.example/r?u={uid}&t={token}",
+            },
+            "https://app.clinic.example",
+        ),
+        (
+            {**PRODUCTION_ENV, "PUBLIC_BASE_URL": "https://clinic.example/"},
+            "https://clinic.example",
+        ),
+    ],
+)
+def test_public_base_url_defaults(run_django, env, expected):
+    code = "from django.conf import settings\nprint(settings.PUBLIC_BASE_URL)\n"
+    result = run_django(env, code=code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
