@@ -91,6 +91,7 @@ def test_admin_creates_an_invited_account_that_sets_its_own_password(
     assert (event.actor_id, event.data) == (clinic_admin.pk, {"send_invite": True, "role": role})
     (invite,) = mail.outbox
     assert invite.to == [user.email]
+    assert f"medappt {role} account" in invite.body
     uid, token = reset_link_parts(invite)
     confirm = {"uid": uid, "token": token, "new_password": NEW_PASSWORD}
     assert clinic_admin_client.post(PASSWORD_RESET_CONFIRM_URL, confirm).status_code == 204
