@@ -590,6 +590,12 @@ def user_set_role(*, actor: User, user: User, role: str) -> User:
     if user.pk == actor.pk:
         raise Conflict(CANNOT_TARGET_SELF, "You cannot change your own role.")
     user = _lock_target(actor=actor, user=user)
+    # Read after the locks: two admins demoting each other at once would otherwise both
+    # pass (each was an admin when its request began) and leave the clinic without one.
+    if not User.objects.filter(
+        pk=actor.pk, role=User.Role.ADMIN, is_active=True, suspended_at__isnull=True
+    ).exists():
+        raise PermissionDenied("Only admins change roles.")
     before = user.role
     if (before, role) not in ROLE_CHANGES:
         raise Conflict(
