@@ -24,7 +24,7 @@ class UserActionForm(admin.helpers.ActionForm):
     timezone = forms.CharField(required=False, max_length=64, help_text="For promotion.")
     role = forms.ChoiceField(
         required=False,
-        choices=[("", "---------"), *[(r, r) for r in services.ACCOUNT_ROLES]],
+        choices=[("", "---------"), *[(r, User.Role(r).label) for r in services.ACCOUNT_ROLES]],
         help_text="For a role change.",
     )
 
@@ -37,7 +37,7 @@ class PatientCreationForm(forms.ModelForm):
     )
     # Removed from the form for the front desk, who add patients only (UserAdmin.get_form).
     role = forms.ChoiceField(
-        choices=[(r, r) for r in services.ACCOUNT_ROLES], initial=User.Role.PATIENT
+        choices=[(r, User.Role(r).label) for r in services.ACCOUNT_ROLES], initial=User.Role.PATIENT
     )
 
     class Meta:
