@@ -12,6 +12,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 
 from accounts import services
 from accounts.models import DoctorProfile, User, normalize_email, validate_timezone
+from accounts.selectors import doctor_specialties
 from audit.admin import PatientReadsAuditedAdmin
 from core.admin import ServiceBackedAdmin, is_autocomplete_for
 
@@ -22,12 +23,23 @@ class UserActionForm(admin.helpers.ActionForm):
     # No validator here: an invalid action form only says "No action selected.", while the
     # promote action itself names the unknown zone.
     timezone = forms.CharField(required=False, max_length=64, help_text="For promotion.")
+    role = forms.ChoiceField(
+        required=False,
+        choices=[("", "---------"), *[(r, User.Role(r).label) for r in services.ACCOUNT_ROLES]],
+        help_text="For a role change.",
+    )
 
 
 class PatientCreationForm(forms.ModelForm):
     """Adds a patient with an unusable password (they set one through an invite or reset)."""
 
-    send_invite = forms.BooleanField(required=False, initial=True)
+    send_invite = forms.BooleanField(
+        required=False, initial=True, help_text="Staff and admin accounts are always invited."
+    )
+    # Removed from the form for the front desk, who add patients only (UserAdmin.get_form).
+    role = forms.ChoiceField(
+        choices=[(r, User.Role(r).label) for r in services.ACCOUNT_ROLES], initial=User.Role.PATIENT
+    )
 
     class Meta:
         model = User
@@ -79,13 +91,21 @@ class UserAdmin(PatientReadsAuditedAdmin, ServiceBackedAdmin, DjangoUserAdmin):
             None,
             {
                 "classes": ["wide"],
-                "fields": ["email", "first_name", "last_name", "phone", "send_invite"],
+                "fields": ["email", "first_name", "last_name", "phone", "role", "send_invite"],
             },
         ),
     ]
     filter_horizontal = []
+    PATIENT_ADD_FIELDS = ["email", "first_name", "last_name", "phone", "send_invite"]
     action_form = UserActionForm
-    actions = ["suspend", "reactivate", "deactivate", "promote_to_doctor"]
+    actions = [
+        "suspend",
+        "reactivate",
+        "deactivate",
+        "promote_to_doctor",
+        "set_role",
+        "force_password_reset",
+    ]
     # Django's user add page tells you to "enter a username and password" first; ours adds a
     # patient without a password, on the ordinary form.
     add_form_template = None
@@ -155,6 +175,40 @@ class UserAdmin(PatientReadsAuditedAdmin, ServiceBackedAdmin, DjangoUserAdmin):
             timezone=zone,
         )
 
+    @admin.action(description="Change the role of selected users (to role)", permissions=["manage"])
+    def set_role(self, request, queryset) -> None:
+        role = request.POST.get("role", "")
+        if role not in services.ACCOUNT_ROLES:
+            self.message_user(request, "Choose the new role.", messages.ERROR)
+            return
+        self._run(request, queryset, services.user_set_role, f"given role {role}", role=role)
+
+    @admin.action(description="Force a password reset for selected users", permissions=["manage"])
+    def force_password_reset(self, request, queryset) -> None:
+        self._run(
+            request,
+            queryset,
+            services.user_force_password_reset,
+            "signed out, with a password reset link sent",
+        )
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if obj is None and not self.has_manage_permission(request) and "role" in form.base_fields:
+            # The front desk adds patients only: no role to choose.
+            form.base_fields = {k: v for k, v in form.base_fields.items() if k != "role"}
+        return form
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        # Chosen on the add form (admins); changed afterwards only by the role action.
+        return readonly if obj is not None else [f for f in readonly if f != "role"]
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None and not self.has_manage_permission(request):
+            return [(None, {"classes": ["wide"], "fields": self.PATIENT_ADD_FIELDS})]
+        return super().get_fieldsets(request, obj)
+
     def get_search_results(self, request, queryset, search_term):
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         if is_autocomplete_for(request, "appointment", "patient"):
@@ -180,8 +234,9 @@ class UserAdmin(PatientReadsAuditedAdmin, ServiceBackedAdmin, DjangoUserAdmin):
             self.call(services.user_update, actor=request.user, user=stored, **fields)
             return
         created = self.call(
-            services.user_create_patient,
+            services.user_create_account,
             actor=request.user,
+            role=form.cleaned_data.get("role", User.Role.PATIENT),
             email=form.cleaned_data["email"],
             first_name=form.cleaned_data["first_name"],
             last_name=form.cleaned_data["last_name"],
@@ -192,11 +247,39 @@ class UserAdmin(PatientReadsAuditedAdmin, ServiceBackedAdmin, DjangoUserAdmin):
         obj._state.adding = False
 
 
+class DoctorProfileForm(forms.ModelForm):
+    """The profile with its specialties as one line, comma-separated; the first becomes
+    `specialty` (the service keeps them in sync, so `specialty` itself is not edited here)."""
+
+    specialties = forms.CharField(
+        max_length=1100, help_text="Comma-separated, in order; the first is the main one."
+    )
+
+    class Meta:
+        model = DoctorProfile
+        fields = ["hospital", "bio", "license_number", "location", "timezone"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["specialties"] = ", ".join(doctor_specialties(self.instance))
+
+    def clean_specialties(self) -> list[str]:
+        return [name.strip() for name in self.cleaned_data["specialties"].split(",")]
+
+
 @admin.register(DoctorProfile)
 class DoctorProfileAdmin(ServiceBackedAdmin, admin.ModelAdmin):
-    list_display = ["user", "specialty", "location", "timezone"]
+    form = DoctorProfileForm
+    list_display = ["user", "specialty", "hospital", "location", "timezone"]
     list_filter = ["specialty", "timezone"]
-    search_fields = ["user__email", "user__first_name", "user__last_name", "specialty"]
+    search_fields = [
+        "user__email",
+        "user__first_name",
+        "user__last_name",
+        "specialty",
+        "hospital",
+    ]
     list_select_related = ["user"]
     readonly_fields = ["user"]
 
@@ -209,5 +292,5 @@ class DoctorProfileAdmin(ServiceBackedAdmin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         fields = {name: form.cleaned_data[name] for name in form.changed_data}
-        profile = DoctorProfile.objects.get(pk=obj.pk)
+        profile = DoctorProfile.objects.prefetch_related("specialty_rows").get(pk=obj.pk)
         self.call(services.doctor_profile_update, actor=request.user, profile=profile, **fields)

@@ -8,7 +8,7 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         # schema registers the JWT scheme; tasks registers the app's Celery tasks.
-        from accounts import schema, signals, tasks  # noqa: F401
+        from accounts import schema, services, signals, tasks  # noqa: F401
         from accounts.groups import ensure_front_desk_group
         from accounts.mails import reset_link_context
         from audit.history import record_field_history
@@ -21,3 +21,5 @@ class AccountsConfig(AppConfig):
         # Links with a token are made when the mail is sent, never stored (accounts/mails.py).
         register_context("password_reset", reset_link_context)
         register_context("invite", reset_link_context)
+        register_context("password_reset_forced", reset_link_context)
+        register_context("email_change_confirm", services.email_change_context)

@@ -158,6 +158,7 @@ class DoctorProfile(models.Model):
     bio = models.TextField(max_length=2000, blank=True)
     license_number = models.CharField(max_length=50, blank=True)
     location = models.CharField(max_length=200, blank=True)
+    hospital = models.CharField(max_length=200, blank=True)
     timezone = models.CharField(
         max_length=64, default=default_doctor_timezone, validators=[validate_timezone]
     )
@@ -193,3 +194,33 @@ class RevokedTokenFamily(models.Model):
 
     def __str__(self) -> str:
         return f"token family {self.family} ({self.reason})"
+
+
+class DoctorSpecialty(models.Model):
+    """One of a doctor's specialties, in the doctor's order; position 0 is the profile's
+    `specialty` (doctor_profile_update keeps the two in sync).
+
+    A row per specialty rather than a JSON list: "any specialty, case-insensitively" is then
+    an indexed `lower(name) = %s` lookup (doctor_specialty_name_ci_idx) on PostgreSQL and
+    SQLite alike, where a JSON list has no portable, indexable element lookup (SQLite has no
+    JSON `contains`). The public shape still shows a plain list of strings.
+    """
+
+    doctor = models.ForeignKey(
+        DoctorProfile, on_delete=models.CASCADE, related_name="specialty_rows"
+    )
+    name = models.CharField(max_length=100)
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["doctor_id", "position"]
+        indexes = [models.Index(Lower("name"), name="doctor_specialty_name_ci_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["doctor", "position"], name="doctor_specialty_position_unique"
+            ),
+            models.UniqueConstraint("doctor", Lower("name"), name="doctor_specialty_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

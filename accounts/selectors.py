@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 
 from accounts import hooks
-from accounts.models import User
+from accounts.models import DoctorProfile, User
 
 
 def user_list_visible_to(*, user: User) -> QuerySet[User]:
@@ -48,3 +48,10 @@ def user_photo_visible_to(*, viewer: User, owner: User) -> bool:
     if viewer.pk == owner.pk or viewer.role in (User.Role.STAFF, User.Role.ADMIN):
         return True
     return bool(getattr(owner, "photo_shown_to_viewer", False))
+
+
+def doctor_specialties(profile: DoctorProfile) -> list[str]:
+    """The doctor's specialties in order (prefetched rows when there are; a profile made
+    without rows shows its one `specialty`)."""
+    names = [row.name for row in profile.specialty_rows.all()]
+    return names or ([profile.specialty] if profile.specialty else [])

@@ -131,10 +131,25 @@ class UserCreateInputSerializer(serializers.Serializer):
     last_name = serializers.CharField(max_length=150)
     phone = _phone_field()
     send_invite = serializers.BooleanField(default=False)
+    role = serializers.ChoiceField(
+        choices=[User.Role.PATIENT, User.Role.STAFF, User.Role.ADMIN],
+        default=User.Role.PATIENT,
+        help_text="staff and admin: admins only (403 for staff), always invited.",
+    )
 
 
 class SuspendInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
+
+
+def _specialties_field(*, help_text: str) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        min_length=1,
+        max_length=10,  # accounts.services.MAX_SPECIALTIES
+        required=False,
+        help_text=help_text,
+    )
 
 
 class PromoteInputSerializer(serializers.Serializer):
@@ -143,9 +158,47 @@ class PromoteInputSerializer(serializers.Serializer):
     license_number = serializers.CharField(max_length=50, required=False, allow_blank=True)
     location = serializers.CharField(max_length=200, required=False, allow_blank=True)
     timezone = serializers.CharField(max_length=64, required=False, validators=[validate_timezone])
+    hospital = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    specialties = _specialties_field(help_text="Further specialties after `specialty`.")
 
 
 class DoctorMeUpdateInputSerializer(serializers.Serializer):
     bio = serializers.CharField(max_length=2000, required=False, allow_blank=True)
     location = serializers.CharField(max_length=200, required=False, allow_blank=True)
     timezone = serializers.CharField(max_length=64, required=False, validators=[validate_timezone])
+    hospital = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    specialties = _specialties_field(help_text="The whole list; the first becomes `specialty`.")
+
+
+class UserSetRoleInputSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(
+        choices=User.Role.choices,
+        help_text="patient <-> staff, staff <-> admin (doctor only by promotion).",
+    )
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class MeEmailUpdateInputSerializer(MeUpdateInputSerializer):
+    """PATCH auth/me/: the own fields, and a new email confirmed by a mailed link."""
+
+    email = serializers.EmailField(
+        max_length=254,
+        required=False,
+        help_text="A new address: 202, a confirmation link is mailed to it; needs "
+        "current_password. The same address as now changes nothing.",
+    )
+    current_password = serializers.CharField(
+        max_length=128,
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+    )
+
+
+class EmailConfirmInputSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=1000)

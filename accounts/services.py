@@ -10,10 +10,12 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
+from django.core.signing import BadSignature, TimestampSigner
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -28,14 +30,23 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch, get_md5_hash_password
 
 from accounts import hooks, photos
+from accounts.groups import FRONT_DESK_GROUP
 from accounts.mails import mail_user
-from accounts.models import DoctorProfile, RevokedTokenFamily, User, normalize_email
+from accounts.models import (
+    DoctorProfile,
+    DoctorSpecialty,
+    RevokedTokenFamily,
+    User,
+    normalize_email,
+)
+from accounts.selectors import doctor_specialties
 from audit.models import AuditEvent
 from audit.services import audit_record
 from core.exceptions import (
     ALREADY_DOCTOR,
     ALREADY_SUSPENDED,
     CANNOT_TARGET_SELF,
+    ILLEGAL_ROLE_CHANGE,
     NOT_A_PATIENT,
     NOT_SUSPENDED,
     Conflict,
@@ -43,6 +54,9 @@ from core.exceptions import (
 )
 from core.jobs import enqueue
 from core.locking import lock_users, service_transaction
+from core.mail import mail_queue
+from core.models import EmailMessage
+from core.response_cache import DIRECTORY, availability_scope, bump
 
 BAD_CREDENTIALS = "No active account found with the given credentials."
 BAD_REFRESH = "Token is invalid or expired."
@@ -501,40 +515,212 @@ def user_promote_to_doctor(
     license_number: str = "",
     location: str = "",
     timezone: str | None = None,
+    hospital: str = "",
+    specialties: list[str] | None = None,
 ) -> User:
-    """Make a patient a doctor: role and profile change together."""
+    """Make a patient a doctor: role and profile change together (`specialties`, when given,
+    lists further specialties; the first is always `specialty`)."""
     user = _lock_target(actor=actor, user=user)
     if user.role == User.Role.DOCTOR:
         raise Conflict(ALREADY_DOCTOR, "This user is already a doctor.")
     if user.role != User.Role.PATIENT:
         raise Conflict(NOT_A_PATIENT, "Only patients can be promoted to doctor.")
+    names = _specialty_list([specialty, *(specialties or [])])
     user.role = User.Role.DOCTOR
     user.save(update_fields=["role"])
-    DoctorProfile.objects.update_or_create(
+    profile, _ = DoctorProfile.objects.update_or_create(
         user=user,
         defaults={
-            "specialty": specialty,
+            "specialty": names[0],
             "bio": bio,
             "license_number": license_number,
             "location": location,
+            "hospital": hospital,
             "timezone": timezone or settings.TIME_ZONE,
         },
     )
+    _specialty_rows_set(profile=profile, names=names)
     audit_record(action="user.promoted", target=user, actor=actor, data={"role": "doctor"})
     return user
 
 
 @service_transaction
 def doctor_profile_update(*, actor: User, profile: DoctorProfile, **fields: Any) -> DoctorProfile:
-    """Change a doctor's public profile; records which fields changed."""
+    """Change a doctor's public profile; records which fields changed. `specialties` is the
+    whole list (its first entry becomes `specialty`); `specialty` alone replaces the first."""
+    current = doctor_specialties(profile)
+    names = current
+    if "specialties" in fields:
+        names = _specialty_list(fields.pop("specialties"))
+    if "specialty" in fields:
+        names = _specialty_list([fields.pop("specialty"), *names[1:]])
+    if names != current:
+        fields["specialty"] = names[0]
     changed = _changed_fields(profile, fields)
     if changed:
         profile.full_clean(exclude=["user"])
         profile.save(update_fields=changed)
+    if names != current:
+        _specialty_rows_set(profile=profile, names=names)
+        changed.append("specialties")
+    if changed:
         audit_record(
             action="doctor_profile.updated", target=profile, actor=actor, data={"fields": changed}
         )
     return profile
+
+
+MAX_SPECIALTIES = 10
+
+
+def _specialty_list(values: list[str]) -> list[str]:
+    """Trimmed, non-empty, at most 100 characters each, 1 to MAX_SPECIALTIES of them;
+    a repeat (in any case) is dropped, keeping the first."""
+    names: list[str] = []
+    for value in values:
+        name = (value or "").strip()
+        if not name or len(name) > 100:
+            raise ValidationError({"specialties": ["Each specialty is 1 to 100 characters long."]})
+        if name.casefold() not in {known.casefold() for known in names}:
+            names.append(name)
+    if not names or len(names) > MAX_SPECIALTIES:
+        raise ValidationError(
+            {"specialties": [f"Give between 1 and {MAX_SPECIALTIES} specialties."]}
+        )
+    return names
+
+
+def _specialty_rows_set(*, profile: DoctorProfile, names: list[str]) -> None:
+    """Replace the profile's specialty rows; the directory shows them (a bulk write sends no
+    signal, so the cached directory is bumped here)."""
+    DoctorSpecialty.objects.filter(doctor=profile).delete()
+    DoctorSpecialty.objects.bulk_create(
+        [DoctorSpecialty(doctor=profile, name=name, position=i) for i, name in enumerate(names)]
+    )
+    bump(DIRECTORY, availability_scope(profile.user_id))
+
+
+# Role changes an admin may make (doctors are made only by promotion, never unmade here).
+ROLE_CHANGES = frozenset(
+    {
+        (User.Role.PATIENT, User.Role.STAFF),
+        (User.Role.STAFF, User.Role.PATIENT),
+        (User.Role.STAFF, User.Role.ADMIN),
+        (User.Role.ADMIN, User.Role.STAFF),
+    }
+)
+ACCOUNT_ROLES = (User.Role.PATIENT, User.Role.STAFF, User.Role.ADMIN)
+ADMINS_ONLY_CREATE = "Only admins create staff and admin accounts."
+
+
+def _front_desk_membership(user: User) -> None:
+    """Staff work through the "Front desk" group; no other role belongs to it."""
+    group, _ = Group.objects.get_or_create(name=FRONT_DESK_GROUP)
+    if user.role == User.Role.STAFF:
+        user.groups.add(group)
+    else:
+        user.groups.remove(group)
+
+
+@service_transaction
+def user_create_account(
+    *,
+    actor: User,
+    role: str,
+    email: str,
+    first_name: str,
+    last_name: str,
+    phone: str = "",
+    send_invite: bool = False,
+) -> User:
+    """A patient (staff or admins, as user_create_patient), or a staff or admin account (admins
+    only; always invited: its owner chooses the password through the invite link, nobody else).
+    Doctors are made by promotion, never created."""
+    if role == User.Role.PATIENT:
+        return user_create_patient(
+            actor=actor,
+            email=email,
+            first_name=first_name,
+            last_name=last_name,
+            phone=phone,
+            send_invite=send_invite,
+        )
+    if role not in ACCOUNT_ROLES:
+        raise ValidationError({"role": ["Doctors are made by promoting a patient."]})
+    if actor.role != User.Role.ADMIN:
+        raise PermissionDenied(ADMINS_ONLY_CREATE)
+    email = normalize_email(email)
+    if User.objects.filter(email=email).exists():
+        raise ValidationError({"email": [EMAIL_TAKEN]})
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(
+                email, None, role=role, first_name=first_name, last_name=last_name, phone=phone
+            )
+    except IntegrityError as error:
+        raise ValidationError({"email": [EMAIL_TAKEN]}) from error
+    _front_desk_membership(user)
+    audit_record(
+        action="user.created", target=user, actor=actor, data={"send_invite": True, "role": role}
+    )
+    mail_user(
+        user,
+        template="invite",
+        context={"staff_role": user.role},
+        dedupe_key=f"invite:{user.pk}:{uuid.uuid4().hex}",
+    )
+    return user
+
+
+@service_transaction
+def user_set_role(*, actor: User, user: User, role: str) -> User:
+    """Patient <-> staff and staff <-> admin, never one's own: the admin flags and the "Front
+    desk" group follow the role, and every session of the user ends."""
+    if user.pk == actor.pk:
+        raise Conflict(CANNOT_TARGET_SELF, "You cannot change your own role.")
+    user = _lock_target(actor=actor, user=user)
+    # Read after the locks: two admins demoting each other at once would otherwise both
+    # pass (each was an admin when its request began) and leave the clinic without one.
+    if not User.objects.filter(
+        pk=actor.pk, role=User.Role.ADMIN, is_active=True, suspended_at__isnull=True
+    ).exists():
+        raise PermissionDenied("Only admins change roles.")
+    before = user.role
+    if (before, role) not in ROLE_CHANGES:
+        raise Conflict(
+            ILLEGAL_ROLE_CHANGE,
+            f"A user with role {before} cannot be given role {role} "
+            "(patient <-> staff and staff <-> admin only; doctors only by promotion).",
+        )
+    user.role = role
+    for flag, value in User.role_flags(role).items():
+        setattr(user, flag, value)
+    user.save(update_fields=["role", "is_staff", "is_superuser"])
+    _front_desk_membership(user)
+    refresh_tokens_revoke(user=user)
+    audit_record(
+        action="user.role_changed", target=user, actor=actor, data={"before": before, "after": role}
+    )
+    return user
+
+
+@service_transaction
+def user_force_password_reset(*, actor: User, user: User) -> User:
+    """An admin makes a user choose a new password: the old one stops working at once
+    (unusable, which also voids access tokens through their password hash), every session
+    ends, and a reset link is mailed to an account that may sign in (others could not use
+    it). The admin never sees or sets a password."""
+    if user.pk == actor.pk:
+        raise Conflict(CANNOT_TARGET_SELF, "Change your own password instead.")
+    user = _lock_target(actor=actor, user=user)
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    refresh_tokens_revoke(user=user)
+    sent = user.can_sign_in
+    audit_record(action="user.password_reset_forced", target=user, actor=actor, data={"sent": sent})
+    if sent:
+        mail_user(user, template="password_reset_forced", dedupe_key=f"forced:{uuid.uuid4().hex}")
+    return user
 
 
 # ---------------------------------------------------------------------------
@@ -566,4 +752,103 @@ def user_photo_delete(*, actor: User, user: User) -> User:
     user.save(update_fields=["photo"])
     audit_record(action="user.photo_changed", target=user, actor=actor, data={"photo": "removed"})
     transaction.on_commit(lambda: storage.delete(old_name))
+    return user
+
+
+# ---------------------------------------------------------------------------
+# Email change (confirmed by a link mailed to the new address)
+# ---------------------------------------------------------------------------
+EMAIL_CHANGE_SALT = "accounts.email_change"
+BAD_EMAIL_CHANGE_LINK = "This email confirmation link is invalid or has expired."
+WRONG_CURRENT_PASSWORD = "The current password is not correct."  # noqa: S105 - a message
+
+
+def email_change_link(token: str) -> str:
+    """The confirmation page's address, from PUBLIC_BASE_URL (never from the Host header)."""
+    return f"{settings.PUBLIC_BASE_URL}/portal/email/confirm/{token}/"
+
+
+def _email_change_signer() -> TimestampSigner:
+    return TimestampSigner(salt=EMAIL_CHANGE_SALT)
+
+
+@service_transaction
+def email_change_request(*, user: User, email: str, current_password: str) -> bool:
+    """Mail a link to the new address that changes the email once confirmed; nothing changes
+    now. False (and nothing mailed) when the address already is the user's.
+
+    The link signs (user id, new email, current email) with a timestamp: it stops working
+    after PASSWORD_RESET_TIMEOUT and as soon as the email changes (so it works once)."""
+    email = normalize_email(email)
+    if email == user.email:
+        return False
+    # The password first: only the account's owner learns whether an address is taken.
+    if not current_password or not user.check_password(current_password):
+        raise ValidationError({"current_password": [WRONG_CURRENT_PASSWORD]})
+    if User.objects.filter(email=email).exists():
+        raise ValidationError({"email": [EMAIL_TAKEN]})
+    audit_record(action="user.email_change_requested", target=user, actor=user)
+    # The link (its signed token) is made when the mail is sent: email_change_context.
+    mail_queue(
+        template="email_change_confirm",
+        recipient=email,
+        user_id=user.pk,
+        language=user.language,
+        context={"recipient_name": user.first_name or email},
+        dedupe_key=f"email-change:{uuid.uuid4().hex}",
+    )
+    return True
+
+
+def email_change_context(message: EmailMessage) -> dict[str, Any] | None:
+    """The confirmation link of an email-change mail, made when it is sent: it signs (user,
+    the mail's recipient as the new address, the user's current address)."""
+    user = User.objects.filter(pk=message.user_id).first()
+    if user is None or not user.can_sign_in:
+        return None
+    token = _email_change_signer().sign_object(
+        {"u": user.pk, "new": message.recipient, "old": user.email}
+    )
+    return {
+        "link": email_change_link(token),
+        "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
+    }
+
+
+@service_transaction
+def email_change_confirm(*, token: str) -> User:
+    """Apply a confirmed email change: the address must still be free, the account able to
+    sign in and its email unchanged since the link was made. Every session ends; the old
+    address gets a notice. Audited without either address (`fields: [email]`, as
+    user.updated)."""
+    try:
+        payload = _email_change_signer().unsign_object(
+            token, max_age=settings.PASSWORD_RESET_TIMEOUT
+        )
+        user_id, new, old = payload["u"], payload["new"], payload["old"]
+    except (BadSignature, KeyError, TypeError) as error:
+        raise ValidationError({"token": [BAD_EMAIL_CHANGE_LINK]}) from error
+    if not User.objects.filter(pk=user_id).exists():
+        raise ValidationError({"token": [BAD_EMAIL_CHANGE_LINK]})
+    user = lock_users(exclusive=[user_id])[user_id]
+    if user.email != old or not user.can_sign_in:
+        raise ValidationError({"token": [BAD_EMAIL_CHANGE_LINK]})
+    if User.objects.filter(email=new).exclude(pk=user.pk).exists():
+        raise ValidationError({"email": [EMAIL_TAKEN]})
+    user.email = new
+    try:
+        with transaction.atomic():
+            user.save(update_fields=["email"])
+    except IntegrityError as error:  # taken meanwhile by a registration
+        raise ValidationError({"email": [EMAIL_TAKEN]}) from error
+    refresh_tokens_revoke(user=user)
+    audit_record(action="user.email_changed", target=user, actor=user, data={"fields": ["email"]})
+    mail_queue(
+        template="email_changed_notice",
+        recipient=old,
+        user_id=user.pk,
+        language=user.language,
+        context={"recipient_name": user.first_name or old},
+        dedupe_key=f"email-changed:{uuid.uuid4().hex}",
+    )
     return user

@@ -18,7 +18,9 @@ from accounts import photos, selectors, services
 from accounts.filters import UserFilter
 from accounts.models import User
 from accounts.serializers import (
-    MeUpdateInputSerializer,
+    DetailSerializer,
+    EmailConfirmInputSerializer,
+    MeEmailUpdateInputSerializer,
     PasswordChangeInputSerializer,
     PasswordResetConfirmInputSerializer,
     PasswordResetInputSerializer,
@@ -32,6 +34,7 @@ from accounts.serializers import (
     TokenPairSerializer,
     UserCreateInputSerializer,
     UserSerializer,
+    UserSetRoleInputSerializer,
     UserUpdateInputSerializer,
     photo_url,
 )
@@ -59,6 +62,27 @@ from core.validation import valid_input
 
 PASSWORD_RESET_ACCEPTED = {
     "detail": "If an account exists for this address, a password reset link has been sent."
+}
+EMAIL_CHANGE_ACCEPTED = {
+    "detail": "A confirmation link has been sent to the new address; the email changes once "
+    "it is confirmed."
+}
+
+
+def email_change_from(request: Request, data: dict) -> bool:
+    """Take `email` and `current_password` out of a PATCH auth/me/ body and ask for the change
+    (True when a confirmation was mailed)."""
+    current_password = data.pop("current_password", "")
+    if "email" not in data:
+        return False
+    return services.email_change_request(
+        user=request.user, email=data.pop("email"), current_password=current_password
+    )
+
+
+FORCED_RESET_ACCEPTED = {
+    "detail": "The password no longer works, sessions are ended and a reset link has been sent "
+    "(unless the account is suspended or deactivated)."
 }
 
 
@@ -99,6 +123,7 @@ class AuthViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
         "me": IsAuthenticated,
         "me_photo": IsAuthenticated,
         "password_change": IsAuthenticated,
+        "email_confirm": AllowAny,
     }
     throttle_classes_by_action = {
         "register": [RegisterRateThrottle],
@@ -156,14 +181,19 @@ class AuthViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
 
     @extend_schema(methods=["GET"], request=None, responses={200: UserSerializer})
     @extend_schema(
-        methods=["PATCH"], request=MeUpdateInputSerializer, responses={200: UserSerializer}
+        methods=["PATCH"],
+        request=MeEmailUpdateInputSerializer,
+        responses={200: UserSerializer, 202: DetailSerializer},
     )
     @action(detail=False, methods=["get", "patch"])
     def me(self, request: Request) -> Response:
         user = request.user
         if request.method == "PATCH":
-            data = valid_input(MeUpdateInputSerializer, request, partial=True)
+            data = valid_input(MeEmailUpdateInputSerializer, request, partial=True)
+            email_change = email_change_from(request, data)
             user = services.user_update(actor=request.user, user=user, **data)
+            if email_change:
+                return Response(EMAIL_CHANGE_ACCEPTED, status=status.HTTP_202_ACCEPTED)
         return Response(UserSerializer(user).data)
 
     @extend_schema(
@@ -202,6 +232,13 @@ class AuthViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
         services.password_reset_confirm(**valid_input(PasswordResetConfirmInputSerializer, request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(request=EmailConfirmInputSerializer, responses={200: UserSerializer})
+    @action(detail=False, methods=["post"], url_path="email/confirm")
+    def email_confirm(self, request: Request) -> Response:
+        """The API form of the mailed email-change link: the token alone decides."""
+        user = services.email_change_confirm(**valid_input(EmailConfirmInputSerializer, request))
+        return Response(UserSerializer(user).data)
+
 
 @extend_schema_view(
     create=extend_schema(request=UserCreateInputSerializer, responses={201: UserSerializer}),
@@ -227,6 +264,8 @@ class UserViewSet(
         "suspend": IsAdminRole,
         "reactivate": IsAdminRole,
         "promote_to_doctor": IsAdminRole,
+        "set_role": IsAdminRole,
+        "force_password_reset": IsAdminRole,
     }
     serializer_class = UserSerializer
     filterset_class = UserFilter
@@ -250,7 +289,7 @@ class UserViewSet(
 
     def create(self, request: Request) -> Response:
         data = valid_input(UserCreateInputSerializer, request)
-        user = services.user_create_patient(actor=request.user, **data)
+        user = services.user_create_account(actor=request.user, **data)
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, pk: str) -> Response:
@@ -285,6 +324,20 @@ class UserViewSet(
         data = valid_input(PromoteInputSerializer, request)
         user = services.user_promote_to_doctor(actor=request.user, user=target, **data)
         return Response(UserSerializer(user).data)
+
+    @extend_schema(request=UserSetRoleInputSerializer, responses={200: UserSerializer})
+    @action(detail=True, methods=["post"], url_path="set-role")
+    def set_role(self, request: Request, pk: str) -> Response:
+        target = self.get_object()  # 404 before 400 (docs/api-rules.md, precedence)
+        data = valid_input(UserSetRoleInputSerializer, request)
+        user = services.user_set_role(actor=request.user, user=target, **data)
+        return Response(UserSerializer(user).data)
+
+    @extend_schema(request=None, responses={202: DetailSerializer})
+    @action(detail=True, methods=["post"], url_path="force-password-reset")
+    def force_password_reset(self, request: Request, pk: str) -> Response:
+        services.user_force_password_reset(actor=request.user, user=self.get_object())
+        return Response(FORCED_RESET_ACCEPTED, status=status.HTTP_202_ACCEPTED)
 
 
 class UserPhotoViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):

@@ -57,6 +57,7 @@ LEAVE_OVERLAP = "leave_overlap"
 FEED_LIMIT = "feed_limit"
 # 422: the same Idempotency-Key sent again with another request.
 IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+ILLEGAL_ROLE_CHANGE = "illegal_role_change"
 
 # Every code a 409 may carry: the OpenAPI Conflict schema enumerates exactly these.
 CONFLICT_CODES = (
@@ -93,6 +94,7 @@ CONFLICT_CODES = (
     DOCTOR_ON_LEAVE,
     LEAVE_OVERLAP,
     FEED_LIMIT,
+    ILLEGAL_ROLE_CHANGE,
 )
 
 

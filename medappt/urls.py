@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
+from accounts.portal import email_confirm_page
 from core.docs import RedocView, SchemaView, SwaggerView
 from core.exceptions import api_not_found
 
@@ -11,6 +12,7 @@ urlpatterns = [
     path("api/docs/", SwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
     re_path(r"^api/", api_not_found),
+    path("portal/email/confirm/<str:token>/", email_confirm_page, name="portal-email-confirm"),
 ]
 
 # Errors Django answers itself (outside DRF's exception handler) are JSON under /api/ too.

@@ -7,7 +7,9 @@ import datetime
 
 import django_filters
 from django import forms
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from accounts.models import DoctorProfile
 from core.filters import (
@@ -18,7 +20,15 @@ from core.filters import (
     TermsFilter,
 )
 from scheduling.models import Appointment, TimeBlock
-from scheduling.selectors import doctors_with_free_blocks
+from scheduling.selectors import (
+    FEATURED_DEFAULT_LIMIT,
+    FEATURED_MAX_LIMIT,
+    FEATURED_MIN_REVIEWS,
+    doctor_list_featured,
+    doctors_with_free_blocks,
+    doctors_with_specialty,
+    doctors_with_specialty_containing,
+)
 
 MAX_AVAILABILITY_SPAN = datetime.timedelta(days=62)
 # A one-sided window stops at the ends of time rather than overflowing past them.
@@ -31,6 +41,10 @@ class DoctorFilterForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
+        if data.get("limit") is not None and not data.get("featured"):
+            self.add_error("limit", "Only with featured=true.")
+        if data.get("featured") and "ordering" in self.data:
+            self.add_error("featured", "Featured doctors have their own order: drop ordering.")
         start, end = data.get("available_from"), data.get("available_to")
         if start and end:
             if start > end:
@@ -40,24 +54,78 @@ class DoctorFilterForm(forms.Form):
         return data
 
 
+class DoctorSearchFilter(TermsFilter):
+    """`?search=`: every term matches a name, the hospital or any of the doctor's
+    specialties (each specialty through an Exists, so a doctor appears once)."""
+
+    def filter(self, queryset, value: str):
+        condition = Q()
+        for term in (value or "").split():
+            match = doctors_with_specialty_containing(term)
+            for field in self.search_fields:
+                match |= Q(**{f"{field}__icontains": term})
+            condition &= match
+        return queryset.filter(condition) if condition else queryset
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class FeaturedLimitFilter(IdFilter):
+    """`?limit=`: how many featured doctors, 1 to FEATURED_MAX_LIMIT (only with featured)."""
+
+
 class DoctorFilter(django_filters.FilterSet):
-    search = TermsFilter(fields=("user__first_name", "user__last_name", "specialty"))
-    specialty = django_filters.CharFilter(field_name="specialty", lookup_expr="iexact")
+    search = DoctorSearchFilter(fields=("user__first_name", "user__last_name", "hospital"))
+    specialty = django_filters.CharFilter(method="filter_specialty")
     location = django_filters.CharFilter(field_name="location", lookup_expr="icontains")
     available_from = AwareDateTimeFilter(method="filter_available")
     available_to = AwareDateTimeFilter(method="filter_available")
+    featured = StrictBooleanFilter(
+        method="filter_featured",
+        help_text=(
+            f"true: only the best-rated doctors with at least {FEATURED_MIN_REVIEWS} "
+            "visible reviews, by rating, then review count, then id, at most `limit` of them "
+            "(one page at the default page size); `ordering` is refused with it."
+        ),
+    )
+    limit = FeaturedLimitFilter(
+        method="filter_featured",
+        max_value=FEATURED_MAX_LIMIT,
+        help_text=f"With featured=true: at most this many (1-{FEATURED_MAX_LIMIT}, default "
+        f"{FEATURED_DEFAULT_LIMIT}).",
+    )
 
     class Meta:
         model = DoctorProfile
-        fields = ["search", "specialty", "location", "available_from", "available_to"]
+        fields = [
+            "search",
+            "specialty",
+            "location",
+            "available_from",
+            "available_to",
+            "featured",
+            "limit",
+        ]
         form = DoctorFilterForm
+
+    def filter_specialty(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(doctors_with_specialty(value)) if value else queryset
+
+    def filter_featured(self, queryset: QuerySet, name: str, value) -> QuerySet:
+        # Featuring orders and cuts the list: applied once, last, in filter_queryset.
+        return queryset
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        queryset = self._filter_available(super().filter_queryset(queryset))
+        if not self.form.cleaned_data.get("featured"):
+            return queryset
+        limit = self.form.cleaned_data.get("limit") or FEATURED_DEFAULT_LIMIT
+        return doctor_list_featured(queryset)[:limit]
 
     def filter_available(self, queryset: QuerySet, name: str, value) -> QuerySet:
         # Both bounds are applied together, once, in filter_queryset.
         return queryset
 
-    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
-        queryset = super().filter_queryset(queryset)
+    def _filter_available(self, queryset: QuerySet) -> QuerySet:
         start = self.form.cleaned_data.get("available_from")
         end = self.form.cleaned_data.get("available_to")
         if start is None and end is None:

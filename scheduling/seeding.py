@@ -23,7 +23,7 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from accounts.groups import FRONT_DESK_GROUP
-from accounts.models import DoctorProfile, User
+from accounts.models import DoctorProfile, DoctorSpecialty, User
 from core.exceptions import Conflict
 from core.response_cache import ANY_AVAILABILITY, DIRECTORY, availability_scope, bump
 from scheduling import services
@@ -84,7 +84,7 @@ def seed_demo_clinic(*, password: str = DEMO_PASSWORD) -> list[tuple[str, str]]:
     doctors = []
     for email, first, last, specialty, location, zone in DEMO_DOCTORS:
         doctor, _ = _user(email, first, last, User.Role.DOCTOR, password)
-        DoctorProfile.objects.get_or_create(
+        profile, made = DoctorProfile.objects.get_or_create(
             user=doctor,
             defaults={
                 "specialty": specialty,
@@ -94,6 +94,8 @@ def seed_demo_clinic(*, password: str = DEMO_PASSWORD) -> list[tuple[str, str]]:
                 "license_number": f"DEMO-{doctor.pk:05d}",
             },
         )
+        if made:
+            DoctorSpecialty.objects.create(doctor=profile, name=specialty, position=0)
         doctors.append(doctor)
         logins.append(("doctor", doctor.email))
     patients = []
@@ -382,7 +384,7 @@ def _seed_one_scale_doctor(
         ]
     )
     zone_name = ZONES[index % len(ZONES)]
-    DoctorProfile.objects.bulk_create(
+    [profile] = DoctorProfile.objects.bulk_create(
         [
             DoctorProfile(
                 user=doctor,
@@ -393,6 +395,9 @@ def _seed_one_scale_doctor(
                 license_number=f"SCALE-{index:05d}",
             )
         ]
+    )
+    DoctorSpecialty.objects.bulk_create(
+        [DoctorSpecialty(doctor=profile, name=profile.specialty, position=0)]
     )
     patients = User.objects.bulk_create(
         [

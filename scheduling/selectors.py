@@ -12,6 +12,7 @@ from django.db.models import (
     Avg,
     Count,
     Exists,
+    F,
     IntegerField,
     OuterRef,
     Q,
@@ -19,11 +20,11 @@ from django.db.models import (
     Subquery,
     Value,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Lower
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import DoctorProfile, User
+from accounts.models import DoctorProfile, DoctorSpecialty, User
 from scheduling.models import ACTIVE_STATUSES, Appointment, Review, ReviewVote, TimeBlock
 
 STAFF_ROLES = (User.Role.STAFF, User.Role.ADMIN)
@@ -227,12 +228,82 @@ def doctor_list_public(*, ratings: bool = True) -> QuerySet[DoctorProfile]:
         )
         .order_by("user__last_name", "user__first_name", "user_id")
     )
-    return with_ratings(doctors) if ratings else doctors
+    if not ratings:
+        return doctors
+    return with_ratings(doctors).prefetch_related("specialty_rows")
 
 
 def doctor_profile_of(*, user: User) -> QuerySet[DoctorProfile]:
     """The doctor's own profile (whatever their status), with its rating."""
-    return with_ratings(DoctorProfile.objects.select_related("user").filter(user=user))
+    return with_ratings(
+        DoctorProfile.objects.select_related("user").filter(user=user)
+    ).prefetch_related("specialty_rows")
+
+
+def doctors_with_specialty(name: str) -> Exists:
+    """An Exists() for the directory: one of the doctor's specialties is `name`, in any case
+    (lower(name) = ..., the doctor_specialty_name_ci_idx index)."""
+    return Exists(
+        DoctorSpecialty.objects.annotate(key=Lower("name")).filter(
+            doctor_id=OuterRef("user_id"), key=name.strip().lower()
+        )
+    )
+
+
+def doctors_with_specialty_containing(term: str) -> Exists:
+    """An Exists() for the directory search: one of the doctor's specialties contains `term`."""
+    return Exists(
+        DoctorSpecialty.objects.filter(doctor_id=OuterRef("user_id"), name__icontains=term)
+    )
+
+
+# Featured doctors: the best rated with at least this many visible reviews.
+FEATURED_MIN_REVIEWS = 3
+FEATURED_DEFAULT_LIMIT = 4
+FEATURED_MAX_LIMIT = 12
+
+
+def doctor_list_featured(doctors: QuerySet[DoctorProfile]) -> QuerySet[DoctorProfile]:
+    """From doctor_list_public() (filtered or not): those with at least FEATURED_MIN_REVIEWS
+    visible reviews, best average first, then more reviews, then by id (stable)."""
+    return doctors.filter(rating_count__gte=FEATURED_MIN_REVIEWS).order_by(
+        F("rating_average").desc(nulls_last=True), "-rating_count", "user_id"
+    )
+
+
+def doctor_rating_histogram(*, doctor_id: int) -> dict[str, int]:
+    """How many visible reviews of the doctor gave each rating, "1" to "5" (zeros included):
+    the same reviews rating_count counts."""
+    counts = dict(
+        _visible_reviews_of(doctor_id)
+        .order_by()
+        .values_list("rating")
+        .annotate(n=Count("id"))
+        .values_list("rating", "n")
+    )
+    return {str(stars): counts.get(stars, 0) for stars in range(1, 6)}
+
+
+def directory_stats() -> dict[str, int]:
+    """What the public directory shows in numbers, from visible data only: public doctors,
+    distinct specialties among them (every entry of their lists, compared case-insensitively),
+    completed appointments, and visible reviews of public doctors."""
+    public_ids = doctor_list_public(ratings=False).values("user_id")
+    specialties = (
+        DoctorSpecialty.objects.filter(doctor_id__in=public_ids)
+        .annotate(key=Lower("name"))
+        .values("key")
+        .distinct()
+        .count()
+    )
+    return {
+        "doctors": public_ids.count(),
+        "specialties": specialties,
+        "appointments_completed": Appointment.objects.filter(
+            status=Appointment.Status.COMPLETED
+        ).count(),
+        "reviews": Review.objects.filter(hidden_at__isnull=True, doctor_id__in=public_ids).count(),
+    }
 
 
 # ---------------------------------------------------------------------------

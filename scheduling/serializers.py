@@ -4,9 +4,11 @@ reviews."""
 from __future__ import annotations
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import DoctorProfile, User, validate_timezone
+from accounts.selectors import doctor_specialties
 from accounts.serializers import photo_url
 from core.fields import FastModelSerializer, ModelSerializer, ObjectIdField, UTCDateTimeField
 from scheduling.models import Appointment, Review, TimeBlock
@@ -38,6 +40,7 @@ class DoctorSerializer(FastModelSerializer):
     first_name = serializers.CharField(source="user.first_name", read_only=True)
     last_name = serializers.CharField(source="user.last_name", read_only=True)
     photo_url = serializers.SerializerMethodField()
+    specialties = serializers.SerializerMethodField()
     rating_average = serializers.SerializerMethodField()
     rating_count = serializers.IntegerField(read_only=True, default=0)
 
@@ -48,6 +51,8 @@ class DoctorSerializer(FastModelSerializer):
             "first_name",
             "last_name",
             "specialty",
+            "specialties",
+            "hospital",
             "bio",
             "location",
             "timezone",
@@ -60,9 +65,43 @@ class DoctorSerializer(FastModelSerializer):
     def get_photo_url(self, profile: DoctorProfile) -> str | None:
         return photo_url(profile.user)
 
+    def get_specialties(self, profile: DoctorProfile) -> list[str]:
+        return doctor_specialties(profile)
+
     def get_rating_average(self, profile: DoctorProfile) -> float | None:
         average = getattr(profile, "rating_average", None)
         return None if average is None else round(float(average), 2)
+
+
+# Visible reviews per rating, "1" to "5"; the five counts sum to rating_count.
+RATING_HISTOGRAM_SCHEMA = {
+    "type": "object",
+    "properties": {str(stars): {"type": "integer", "minimum": 0} for stars in range(1, 6)},
+    "required": [str(stars) for stars in range(1, 6)],
+    "additionalProperties": False,
+}
+
+
+class DoctorDetailSerializer(DoctorSerializer):
+    """One public doctor: the list shape plus the rating histogram (context
+    `rating_histogram`, from doctor_rating_histogram())."""
+
+    rating_histogram = serializers.SerializerMethodField()
+
+    class Meta(DoctorSerializer.Meta):
+        fields = [*DoctorSerializer.Meta.fields, "rating_histogram"]
+        read_only_fields = fields
+
+    @extend_schema_field(RATING_HISTOGRAM_SCHEMA)
+    def get_rating_histogram(self, profile: DoctorProfile) -> dict[str, int]:
+        return self.context["rating_histogram"]
+
+
+class DirectoryStatsSerializer(serializers.Serializer):
+    doctors = serializers.IntegerField()
+    specialties = serializers.IntegerField()
+    appointments_completed = serializers.IntegerField()
+    reviews = serializers.IntegerField()
 
 
 class DoctorMeSerializer(DoctorSerializer):

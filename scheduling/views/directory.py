@@ -33,6 +33,8 @@ from scheduling import selectors
 from scheduling.filters import DoctorFilter
 from scheduling.serializers import (
     AvailabilitySerializer,
+    DirectoryStatsSerializer,
+    DoctorDetailSerializer,
     DoctorMeSerializer,
     DoctorSerializer,
     ReviewSerializer,
@@ -48,6 +50,7 @@ class DoctorViewSet(ActionPermissionsMixin, viewsets.ReadOnlyModelViewSet):
         "retrieve": AllowAny,
         "me": IsDoctor,
         "me_photo": IsDoctor,
+        "stats": AllowAny,
     }
     serializer_class = DoctorSerializer
     filterset_class = DoctorFilter
@@ -78,9 +81,31 @@ class DoctorViewSet(ActionPermissionsMixin, viewsets.ReadOnlyModelViewSet):
         params = (*DoctorFilter.base_filters, MappedOrderingFilter.param, *PAGE_PARAMS)
         return cached_response(request, scopes=self._cache_scopes(), params=params, build=build)
 
+    @extend_schema(responses={200: DoctorDetailSerializer})
     def retrieve(self, request: Request, *args, **kwargs) -> Response:
-        build = partial(super().retrieve, request, *args, **kwargs)
+        build = partial(self._detail, request)
         return cached_response(request, scopes=self._cache_scopes(), params=(), build=build)
+
+    def _detail(self, request: Request) -> Response:
+        """The doctor and the rating histogram: two queries (and the specialties' prefetch)."""
+        profile = self.get_object()
+        histogram = selectors.doctor_rating_histogram(doctor_id=profile.user_id)
+        return Response(
+            DoctorDetailSerializer(profile, context={"rating_histogram": histogram}).data
+        )
+
+    @extend_schema(request=None, responses={200: DirectoryStatsSerializer})
+    @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
+    def stats(self, request: Request) -> Response:
+        """The directory in numbers (visible data only), cached like the directory. A
+        completed visit changes no doctor, so completions bump `availability:any`, which
+        this answer depends on too."""
+        return cached_response(
+            request, scopes=(DIRECTORY, ANY_AVAILABILITY), params=(), build=self._stats
+        )
+
+    def _stats(self) -> Response:
+        return Response(DirectoryStatsSerializer(selectors.directory_stats()).data)
 
     @extend_schema(methods=["GET"], request=None, responses={200: DoctorMeSerializer})
     @extend_schema(
@@ -165,6 +190,6 @@ class DoctorReviewViewSet(ActionPermissionsMixin, mixins.ListModelMixin, viewset
     }
 
     def get_queryset(self):
-        doctors = selectors.doctor_list_public()
+        doctors = selectors.doctor_list_public(ratings=False)
         doctor = get_object_or_404(doctors, user_id=self.kwargs["doctor_id"])
         return selectors.review_list_public(doctor_id=doctor.user_id, viewer=self.request.user)

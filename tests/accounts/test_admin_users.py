@@ -13,6 +13,7 @@ from django.urls import reverse
 from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.models import DoctorProfile, User
+from accounts.selectors import doctor_specialties
 from accounts.services import user_suspend
 from audit.models import AuditEvent
 from audit.services import audit_record
@@ -114,12 +115,20 @@ def test_staff_is_offered_no_user_actions(staff, patient):
     assert actions_offered(console(staff), USERS) == set()
 
 
-@pytest.mark.parametrize("action", ["suspend", "reactivate", "promote_to_doctor"])
+@pytest.mark.parametrize(
+    "action", ["suspend", "reactivate", "promote_to_doctor", "set_role", "force_password_reset"]
+)
 def test_staff_posting_a_user_action_changes_nothing(staff, action):
     target = SuspendedPatientFactory() if action == "reactivate" else PatientFactory()
     before = User.objects.filter(pk=target.pk).values().get()
     response = user_action(
-        console(staff), action, target, reason="Abusive", specialty="Cardiology", timezone=""
+        console(staff),
+        action,
+        target,
+        reason="Abusive",
+        specialty="Cardiology",
+        timezone="",
+        role="staff",
     )
     assert response.status_code == 200
     assert User.objects.filter(pk=target.pk).values().get() == before
@@ -249,7 +258,14 @@ def test_staff_cannot_see_the_audit_log(staff):
 # ---------------------------------------------------------------------------
 def test_admin_is_offered_the_account_actions_and_no_hard_delete(clinic_admin, patient):
     offered = actions_offered(console(clinic_admin), USERS)
-    assert offered == {"suspend", "reactivate", "deactivate", "promote_to_doctor"}
+    assert offered == {
+        "suspend",
+        "reactivate",
+        "deactivate",
+        "promote_to_doctor",
+        "set_role",
+        "force_password_reset",
+    }
 
 
 def test_admin_cannot_hard_delete_a_user(clinic_admin, patient):
@@ -403,7 +419,8 @@ def test_admin_changes_a_doctor_profile_through_the_service(clinic_admin, doctor
     response = console(clinic_admin).post(
         profile_url(doctor),
         {
-            "specialty": "Neurology",
+            "specialties": "Neurology, Sleep medicine",
+            "hospital": "St. Mary's",
             "bio": profile.bio,
             "license_number": profile.license_number,
             "location": profile.location,
@@ -415,10 +432,12 @@ def test_admin_changes_a_doctor_profile_through_the_service(clinic_admin, doctor
     assert response.status_code == 200
     profile.refresh_from_db()
     assert (profile.specialty, profile.timezone) == ("Neurology", "Asia/Tokyo")
+    assert profile.hospital == "St. Mary's"
+    assert doctor_specialties(profile) == ["Neurology", "Sleep medicine"]
     (event,) = audit_rows("doctor_profile.updated")
     assert (event.actor_id, sorted(event.data["fields"])) == (
         clinic_admin.pk,
-        ["specialty", "timezone"],
+        ["hospital", "specialties", "specialty", "timezone"],
     )
 
 

@@ -506,7 +506,7 @@ def test_me_patch_changes_only_names_and_phone(patient, patient_client):
             "first_name": "Ana",
             "last_name": "Ruiz",
             "phone": "+447700900123",
-            "email": "stolen@example.com",
+            # (email changes only through a mailed confirmation: test_api_email_change.py)
             "role": "admin",
             "is_active": False,
             "suspended_at": "2030-01-01T00:00:00Z",

@@ -29,6 +29,8 @@ PUBLIC_FIELDS = {
     "first_name",
     "last_name",
     "specialty",
+    "specialties",
+    "hospital",
     "bio",
     "location",
     "timezone",
@@ -104,12 +106,15 @@ def test_public_shape_hides_contact_details_and_uses_the_user_id(anon_client):
 
     (row,) = body["results"]
     assert set(row) == PUBLIC_FIELDS
-    assert row == detail
+    assert row == {key: value for key, value in detail.items() if key != "rating_histogram"}
+    assert detail["rating_histogram"] == {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0}
     assert row == {
         "id": doctor.pk,
         "first_name": "Gregory",
         "last_name": "House",
         "specialty": "Diagnostics",
+        "specialties": ["Diagnostics"],
+        "hospital": "",
         "bio": "Difficult.",
         "location": "Princeton",
         "timezone": "America/New_York",

@@ -73,6 +73,10 @@ ENDPOINTS = {
     "reactivate": ("post", USERS_URL + "{id}/reactivate/", None),
     "promote": ("post", USERS_URL + "{id}/promote-to-doctor/", {"specialty": "Dermatology"}),
     "put": ("put", USERS_URL + "{id}/", {"first_name": "Renamed"}),
+    "create_staff": ("post", USERS_URL, {**NEW_PATIENT, "role": "staff"}),
+    "create_admin": ("post", USERS_URL, {**NEW_PATIENT, "role": "admin"}),
+    "set_role": ("post", USERS_URL + "{id}/set-role/", {"role": "staff"}),
+    "force_reset": ("post", USERS_URL + "{id}/force-password-reset/", None),
 }
 STAFF_READS = {"anon": 401, "patient": 403, "doctor": 403, "staff": 200, "admin": 200}
 ADMIN_ONLY = {"anon": 401, "patient": 403, "doctor": 403, "staff": 403, "admin": 200}
@@ -87,6 +91,11 @@ EXPECTED = {
     "promote": ADMIN_ONLY,
     # No handler for PUT: 405 whoever asks, before any role check.
     "put": dict.fromkeys(ROLES, 405),
+    # Staff add patients only: another role is refused (403), writing nothing.
+    "create_staff": {**ADMIN_ONLY, "admin": 201},
+    "create_admin": {**ADMIN_ONLY, "admin": 201},
+    "set_role": ADMIN_ONLY,
+    "force_reset": {**ADMIN_ONLY, "admin": 202},
 }
 MATRIX = [
     pytest.param(role, endpoint, EXPECTED[endpoint][role], id=f"{role}-{endpoint}")
@@ -123,6 +132,9 @@ def test_users_permission_matrix(role_clients, role, endpoint, expected):
         ("post", "reactivate/", None),
         ("post", "promote-to-doctor/", {"specialty": "Dermatology"}),
         ("post", "promote-to-doctor/", {"timezone": "Mars/Olympus"}),
+        ("post", "set-role/", {"role": "staff"}),
+        ("post", "set-role/", {"role": "wizard"}),
+        ("post", "force-password-reset/", None),
     ],
 )
 @pytest.mark.parametrize("missing_id", ["999999", "99999999999999999999999999"])
@@ -323,9 +335,9 @@ def test_staff_creates_a_patient_with_an_unusable_password(
     assert login(user.email, "anything-at-all").status_code == 401
 
 
-def test_created_patient_ignores_role_and_staff_flags_in_the_body(clinic_admin_client):
+def test_created_patient_ignores_staff_flags_and_passwords_in_the_body(clinic_admin_client):
     response = clinic_admin_client.post(
-        USERS_URL, {**NEW_PATIENT, "role": "admin", "is_staff": True, "password": "x"}
+        USERS_URL, {**NEW_PATIENT, "is_staff": True, "is_superuser": True, "password": "x"}
     )
 
     assert response.status_code == 201

@@ -45,3 +45,22 @@ def test_two_admins_suspending_each_other_both_get_an_answer():
         for (status, _body), target in zip(outcomes, (second, first), strict=True):
             target.refresh_from_db()
             assert (target.suspended_at is not None) == (status == 200)
+
+
+def _demote(actor: User, target: User) -> Callable[[], object]:
+    client, url = client_for(actor), f"/api/v1/users/{target.pk}/set-role/"
+    return lambda: client.post(url, {"role": "staff"}, format="json")
+
+
+def test_two_admins_demoting_each_other_leave_one_admin():
+    for _ in range(ROUNDS):
+        first, second = AdminFactory(), AdminFactory()
+
+        outcomes = race(_demote(first, second), _demote(second, first))
+
+        # The second to get the locks finds its actor no longer an admin (403), or is
+        # refused at sign-in by its role already (403 too): never both demoted, never a 500.
+        assert sorted(codes(outcomes).elements()) == [(200, None), (403, None)]
+        first.refresh_from_db()
+        second.refresh_from_db()
+        assert sorted([first.role, second.role]) == ["admin", "staff"]

@@ -134,3 +134,70 @@ def test_front_desk_confirms_todays_appointment_in_the_browser(browser_settings,
     assert appointment.status == Appointment.Status.CONFIRMED
     assert appointment.confirmed_at is not None
     assert screenshot.stat().st_size > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_admin_onboards_staff_in_the_browser(browser_settings, live_server):
+    """Issue 16: an admin adds a staff account and turns a patient into front desk staff,
+    with no shell: the add form (role staff, invited) and the role-change action."""
+    from django.contrib.auth.models import Group
+    from django.core import mail
+
+    from accounts.groups import FRONT_DESK_GROUP
+    from accounts.models import User
+    from audit.models import AuditEvent
+    from tests.support.factories import AdminFactory
+
+    admin = AdminFactory(email="boss@example.com")
+    patient = PatientFactory(email="future.desk@example.com", first_name="Fay")
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshot = ARTIFACTS / "admin-set-role.png"
+
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(15_000)
+            page.goto(f"{live_server.url}/admin/login/")
+            page.fill("#id_username", admin.email)
+            page.fill("#id_password", DEFAULT_PASSWORD)
+            page.click("input[type=submit]")
+            page.wait_for_url(f"{live_server.url}/admin/")
+
+            # A new staff account from the add form: no password field anywhere.
+            page.goto(f"{live_server.url}/admin/accounts/user/add/")
+            assert page.locator("input[type=password]").count() == 0
+            page.fill("#id_email", "New.Desk@Example.com")
+            page.fill("#id_first_name", "Nia")
+            page.fill("#id_last_name", "Desk")
+            page.select_option("#id_role", "staff")
+            page.click('input[name="_save"]')
+            sync_api.expect(page.locator(".messagelist .success")).to_be_visible()
+
+            # The patient becomes front desk staff through the action.
+            page.goto(f"{live_server.url}/admin/accounts/user/")
+            page.locator(f'input[name="_selected_action"][value="{patient.pk}"]').check()
+            page.select_option(
+                'select[name="action"]', label="Change the role of selected users (to role)"
+            )
+            page.select_option('select[name="role"]', "staff")
+            page.click('button[name="index"]')
+            success = page.locator(".messagelist .success")
+            sync_api.expect(success).to_have_text("1 user(s) given role staff.")
+            page.screenshot(path=str(screenshot), full_page=True)
+        finally:
+            browser.close()
+
+    created = User.objects.get(email="new.desk@example.com")
+    patient.refresh_from_db()
+    desk = Group.objects.get(name=FRONT_DESK_GROUP)
+    for user in (created, patient):
+        assert (user.role, user.is_staff, user.is_superuser) == ("staff", True, False)
+        assert desk in user.groups.all()
+    assert not created.has_usable_password()
+    assert [message.to for message in mail.outbox] == [[created.email]]  # the invite
+    changed = AuditEvent.objects.get(action="user.role_changed")
+    assert changed.data == {"before": "patient", "after": "staff"}
+    assert screenshot.stat().st_size > 0

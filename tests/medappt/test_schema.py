@@ -46,6 +46,7 @@ CONFLICT_CODES = {
     "doctor_on_leave",
     "leave_overlap",
     "feed_limit",
+    "illegal_role_change",
 }
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 HTTP_METHODS = {"get", "post", "put", "patch", "delete", "head", "options", "trace"}

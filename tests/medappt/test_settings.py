@@ -241,3 +241,29 @@ def test_postgresql_keeps_connections_and_checks_their_health(run_django):
     assert engine == "django.db.backends.postgresql"
     assert int(max_age) > 0
     assert health_checks == "True"
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"DEBUG": "true"}, "http://127.0.0.1:8000"),
+        (
+            {**PRODUCTION_ENV, "PUBLIC_BASE_URL": "https://clinic.example/"},
+            "https://clinic.example",
+        ),
+    ],
+)
+def test_public_base_url_defaults(run_django, env, expected):
+    code = "from django.conf import settings\nprint(settings.PUBLIC_BASE_URL)\n"
+    result = run_django(env, code=code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
+
+
+def test_reset_links_default_to_the_portal_under_public_base_url(run_django):
+    code = "from django.conf import settings\nprint(settings.PASSWORD_RESET_URL)\n"
+    result = run_django(PRODUCTION_ENV, code=code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "https://clinic.example.com/portal/password/reset/{uid}/{token}/"
+    )

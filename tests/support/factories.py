@@ -6,7 +6,7 @@ import factory
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.models import DoctorProfile, User
+from accounts.models import DoctorProfile, DoctorSpecialty, User
 from scheduling.models import Appointment, TimeBlock
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple"
@@ -72,6 +72,20 @@ class DoctorProfileFactory(factory.django.DjangoModelFactory):
     license_number = factory.Sequence(lambda n: f"LIC-{n:05d}")
     location = "Main clinic"
     timezone = factory.LazyFunction(lambda: settings.TIME_ZONE)
+
+    @factory.post_generation
+    def specialties(self, create, extracted, **kwargs):
+        """The specialty rows, as the services keep them: `specialties=[...]` or the one
+        `specialty` (which then becomes the first of the list)."""
+        if not create:
+            return
+        names = list(extracted or [self.specialty])
+        if names[0] != self.specialty:
+            self.specialty = names[0]
+            self.save(update_fields=["specialty"])
+        DoctorSpecialty.objects.bulk_create(
+            DoctorSpecialty(doctor=self, name=name, position=i) for i, name in enumerate(names)
+        )
 
 
 class SuspendedPatientFactory(PatientFactory):
