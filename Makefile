@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DJANGO_SETTINGS_MODULE := medappt.settings
 
-.PHONY: run test test-all lint format install install-dev migrate seed clean bench
+.PHONY: run worker test test-all lint format install install-dev migrate seed clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,12 +21,21 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 install: $(VENV)/.runtime
 install-dev: $(VENV)/.dev
 
-## run: the service on SQLite with demo data, DEBUG on, at http://127.0.0.1:8000
+## run: the service on SQLite with demo data, DEBUG on, at http://127.0.0.1:8000; background
+## jobs run in-process (no broker) and the periodic ones in run_periodic, stopped on exit
 run: install
 	DEBUG=true $(BIN)/python manage.py migrate --noinput
 	DEBUG=true $(BIN)/python manage.py seed_demo
 	@echo "API docs: http://127.0.0.1:8000/api/docs/   admin: http://127.0.0.1:8000/admin/"
+	DEBUG=true $(BIN)/python manage.py run_periodic & periodic=$$!; \
+	trap 'kill $$periodic 2>/dev/null' EXIT INT TERM; \
 	DEBUG=true $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+## worker: a Celery worker with the one beat (needs REDIS_URL or CELERY_BROKER_URL); on other
+## hosts run only `celery -A medappt worker` (README, Background jobs)
+worker: install
+	$(BIN)/celery -A medappt worker --beat --loglevel=INFO \
+		--schedule=$(VENV)/celerybeat-schedule
 
 ## test: the fast suite, no fuzz or browser tests (SQLite unless DATABASE_URL points elsewhere)
 test: install-dev

@@ -1,4 +1,5 @@
-"""What every app's admin classes share: service-backed writes and autocomplete checks.
+"""What every app's admin classes share (service-backed writes, autocomplete checks), and the
+mail outbox's read-only page.
 
 The console calls the same services as the API (docs/architecture.md): a refused write is an
 error message in the admin and changes nothing, never a 500.
@@ -6,11 +7,12 @@ error message in the admin and changes nothing, never a 500.
 
 from __future__ import annotations
 
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponseRedirect
 
 from core.exceptions import Conflict
+from core.models import EmailMessage
 
 
 def is_autocomplete_for(request: HttpRequest, model_name: str, field_name: str) -> bool:
@@ -77,3 +79,37 @@ class ServiceBackedAdmin:
             return service(**kwargs)
         except (Conflict, ValidationError) as error:
             raise RuleViolation(rule_message(error)) from error
+
+
+@admin.register(EmailMessage)
+class EmailMessageAdmin(admin.ModelAdmin):
+    """The mail outbox, read-only: what was sent to whom and when, what failed and why. Its
+    context (names, dates) is not shown, and links were never stored."""
+
+    list_display = ("id", "template", "recipient", "status", "attempts", "created_at", "sent_at")
+    list_filter = ("status", "template")
+    search_fields = ("recipient", "template")
+    ordering = ("-id",)
+    fields = (
+        "template",
+        "recipient",
+        "user_id",
+        "language",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "locked_until",
+        "sent_at",
+        "last_error",
+        "created_at",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -353,6 +353,7 @@ APPOINTMENT_FIELDS = [
     "reason",
     "notes",
     "cancellation_reason",
+    "cancellation_code",
     "created_at",
     "updated_at",
     "confirmed_at",
@@ -443,6 +444,7 @@ def _seed_one_scale_doctor(
                 "Synthetic visit",
                 "",
                 "",
+                "patient" if status == "cancelled" else "",
                 now,
                 now,
                 start - datetime.timedelta(days=2)

@@ -135,6 +135,10 @@ class BulkResultSerializer(serializers.Serializer):
 
 
 class AppointmentSerializer(FastModelSerializer):
+    # Empty until cancelled (read-only model fields would lose the blank in the schema).
+    cancellation_code = serializers.ChoiceField(
+        choices=Appointment.CancellationCode.choices, allow_blank=True, read_only=True
+    )
     doctor_name = serializers.SerializerMethodField()
     patient_name = serializers.SerializerMethodField()
     doctor_location = serializers.SerializerMethodField()

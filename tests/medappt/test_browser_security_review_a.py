@@ -28,7 +28,15 @@ pytestmark = [
 
 
 def _csp_violations(messages: list[str]) -> list[str]:
-    return [text for text in messages if "Content Security Policy" in text]
+    """Refusals by the policy, except of images from elsewhere: ReDoc's bundle asks for its
+    vendor's logo from the vendor's CDN, and keeping that request from leaving the page is
+    what the policy is for."""
+    return [
+        text
+        for text in messages
+        if "Content Security Policy" in text
+        and not ("Loading the image 'https://" in text and "img-src" in text)
+    ]
 
 
 @pytest.fixture
@@ -71,10 +79,15 @@ def test_redoc_renders_under_the_csp(browser_page, live_server):
     assert _csp_violations(browser_page.console_messages) == []
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_admin_logs_in_and_renders_under_the_csp(browser_page, live_server):
-    desk = StaffFactory(email="desk@example.com")
+@pytest.fixture
+def desk(transactional_db):
+    # Made before the browser starts: Playwright's sync API runs an event loop, inside which
+    # Django refuses database calls.
+    return StaffFactory(email="desk@example.com")
 
+
+@pytest.mark.django_db(transaction=True)
+def test_the_admin_logs_in_and_renders_under_the_csp(desk, browser_page, live_server):
     browser_page.goto(f"{live_server.url}/admin/")
     browser_page.fill("#id_username", desk.email)
     browser_page.fill("#id_password", DEFAULT_PASSWORD)

@@ -48,6 +48,21 @@ def test_readyz_is_503_naming_the_cache_when_the_cache_is_down(client, broken_ca
     assert body["status"] == "unavailable"
 
 
+def test_readyz_is_503_naming_the_broker_when_it_is_unreachable(client, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # a worker deployment: jobs go to the broker
+    settings.CELERY_BROKER_URL = UNREACHABLE_REDIS
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["failed"] == ["broker"]
+
+
+@pytest.mark.skipif(not django_settings.REDIS_URL, reason="needs a reachable Redis: set REDIS_URL")
+def test_readyz_asks_a_reachable_broker(client, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_BROKER_URL = django_settings.REDIS_URL
+    assert client.get("/readyz").status_code == 200
+
+
 def test_healthz_stays_200_when_the_cache_is_down(client, broken_cache):
     assert client.get("/healthz").status_code == 200
 
