@@ -54,16 +54,10 @@ def mail_queue(
     language: str = "",
     dedupe_key: str | None = None,
 ) -> EmailMessage | None:
-    """Write the mail in the caller's transaction and send it once that commits. The same
-    dedupe key twice queues one mail (None: the first stays)."""
-    message = EmailMessage(
-        template=template,
-        recipient=recipient,
-        user_id=user_id,
-        language=language,
-        context=context,
-        dedupe_key=dedupe_key or f"{template}:{uuid.uuid4().hex}",
-    )
+    """Write one mail in the caller's transaction and send it once that commits. The same
+    dedupe key twice queues one mail (None: the first stays). For jobs that may run twice;
+    a service queues its mails with mail_queue_batch."""
+    message = _message(template, recipient, context, user_id, language, dedupe_key)
     try:
         with transaction.atomic():
             message.save()
@@ -71,6 +65,46 @@ def mail_queue(
         return None
     enqueue(SEND_EMAIL, message.pk)
     return message
+
+
+def mail_queue_batch(mails: list[dict[str, Any]]) -> list[EmailMessage]:
+    """Write several mails (mail_queue's keywords each) in one INSERT in the caller's
+    transaction, sent by one job once that commits. For services: their dedupe keys are new
+    by construction (a retried transaction starts over), so no savepoint guards the insert."""
+    messages = EmailMessage.objects.bulk_create(
+        [
+            _message(
+                m["template"],
+                m["recipient"],
+                m["context"],
+                m.get("user_id"),
+                m.get("language", ""),
+                m.get("dedupe_key"),
+            )
+            for m in mails
+        ]
+    )
+    if messages:
+        enqueue(SEND_EMAIL, *(message.pk for message in messages))
+    return messages
+
+
+def _message(
+    template: str,
+    recipient: str,
+    context: dict[str, Any],
+    user_id: int | None,
+    language: str,
+    dedupe_key: str | None,
+) -> EmailMessage:
+    return EmailMessage(
+        template=template,
+        recipient=recipient,
+        user_id=user_id,
+        language=language,
+        context=context,
+        dedupe_key=dedupe_key or f"{template}:{uuid.uuid4().hex}",
+    )
 
 
 def _claim(message_id: int, now: datetime.datetime) -> bool:

@@ -7,9 +7,11 @@ from core.jobs import job
 
 
 @job
-def send_email(message_id: int) -> None:
-    """Send one queued mail. Safe twice: the claim (pending -> sending) lets one run send."""
-    mail.mail_send(message_id=message_id)
+def send_email(*message_ids: int) -> None:
+    """Send queued mails. Safe twice: each mail's claim (pending -> sending) lets one run
+    send it."""
+    for message_id in message_ids:
+        mail.mail_send(message_id=message_id)
 
 
 @job

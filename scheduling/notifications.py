@@ -16,7 +16,7 @@ from django.conf import settings
 from django.utils import dateformat
 
 from accounts.models import User
-from core.mail import mail_queue
+from core.mail import mail_queue_batch
 from core.models import EmailMessage
 from scheduling.models import Appointment
 
@@ -63,15 +63,20 @@ def when_context(message: EmailMessage) -> dict[str, str]:
 
 
 def _queue(template: str, appointment: Appointment, recipients: list[User], key: str) -> None:
-    for recipient in recipients:
-        mail_queue(
-            template=template,
-            recipient=recipient.email,
-            user_id=recipient.pk,
-            language=recipient.language,
-            context=_context(appointment, recipient),
-            dedupe_key=f"appointment:{appointment.pk}:{key}:{recipient.pk}",
-        )
+    """One INSERT and one job for the appointment's mails of this event."""
+    mail_queue_batch(
+        [
+            {
+                "template": template,
+                "recipient": recipient.email,
+                "user_id": recipient.pk,
+                "language": recipient.language,
+                "context": _context(appointment, recipient),
+                "dedupe_key": f"appointment:{appointment.pk}:{key}:{recipient.pk}",
+            }
+            for recipient in recipients
+        ]
+    )
 
 
 def notify_booked(appointment: Appointment) -> None:
