@@ -11,6 +11,8 @@ older checkout gives the "before" figures:
 
 With a broker (CELERY_BROKER_URL, default redis://127.0.0.1:6379/6) the request only queues
 its mail jobs, as in production; the queue is emptied afterwards (no worker runs here).
+`--smtp` gives the run a real mail server on the loopback (bench/smtp_sink.py, in its own
+process): code that mails inside the request then pays for the SMTP sessions.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import argparse
 import datetime
 import os
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -47,7 +50,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bookings", type=int, default=300)
     parser.add_argument("--repo", type=Path, default=Path(__file__).resolve().parent.parent)
+    parser.add_argument("--smtp", action="store_true", help="mail to a loopback SMTP server")
     args = parser.parse_args()
+    sink = None
+    if args.smtp:
+        port = 8725
+        sink = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("smtp_sink.py")), str(port)]
+        )
+        time.sleep(0.5)
+        os.environ["EMAIL_URL"] = f"smtp://127.0.0.1:{port}"
+    try:
+        run(args)
+    finally:
+        if sink is not None:
+            sink.terminate()
+            sink.wait()
+
+
+def run(args: argparse.Namespace) -> None:
     configure(args.repo.resolve())
 
     import django
@@ -121,7 +142,7 @@ def main() -> None:
     def p(values: list[float], q: float) -> float:
         return statistics.quantiles(values, n=100)[int(q) - 1]
 
-    print(f"repo: {args.repo}  bookings measured: {len(cpu)}")
+    print(f"repo: {args.repo}  mail: {os.environ['EMAIL_URL']}  bookings measured: {len(cpu)}")
     print(f"CPU per booking request: median {statistics.median(cpu):.2f} ms, p90 {p(cpu, 90):.2f}")
     print(f"wall per booking request: median {statistics.median(wall):.2f} ms")
     print(f"SQL statements per booking: median {statistics.median(statements):.0f}")
