@@ -433,7 +433,8 @@ def user_create_patient(
 
 @service_transaction
 def user_update(*, actor: User, user: User, **fields: Any) -> User:
-    """Change names, phone and (by admins) email; records which fields changed."""
+    """Change names, phone, one's own language and (by admins) email; records which fields
+    changed."""
     if "email" in fields:
         fields["email"] = normalize_email(fields["email"])
         if User.objects.filter(email=fields["email"]).exclude(pk=user.pk).exists():
