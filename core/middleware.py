@@ -172,7 +172,7 @@ class BodySizeLimitMiddleware:
         try:
             length = int(declared or 0)
         except ValueError:
-            return _refused(request, 400, "Invalid Content-Length header.")
+            return _refused(request, 400, translation.gettext("Invalid Content-Length header."))
         limit = (
             settings.MAX_UPLOAD_BODY_BYTES
             if request.path.endswith(UPLOAD_PATH_SUFFIXES)
