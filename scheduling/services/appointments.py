@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 
 from accounts.models import User
 from audit.services import audit_record
@@ -153,12 +153,12 @@ def _lock_appointment(appointment: Appointment) -> Appointment:
 
 # The status in a sentence ("while the appointment is ..."); the API's `status` stays the code.
 STATUS_WORDS = {
-    Status.PENDING: gettext_lazy("pending"),
-    Status.CONFIRMED: gettext_lazy("confirmed"),
-    Status.ARRIVED: gettext_lazy("arrived"),
-    Status.CANCELLED: gettext_lazy("cancelled"),
-    Status.COMPLETED: gettext_lazy("completed"),
-    Status.NO_SHOW: gettext_lazy("no-show"),
+    Status.PENDING: pgettext_lazy("appointment status", "pending"),
+    Status.CONFIRMED: pgettext_lazy("appointment status", "confirmed"),
+    Status.ARRIVED: pgettext_lazy("appointment status", "arrived"),
+    Status.CANCELLED: pgettext_lazy("appointment status", "cancelled"),
+    Status.COMPLETED: pgettext_lazy("appointment status", "completed"),
+    Status.NO_SHOW: pgettext_lazy("appointment status", "no-show"),
 }
 
 
