@@ -156,6 +156,19 @@ def test_a_user_without_a_language_follows_the_browser(patient_client, taken_blo
     assert response.json()["detail"] == SLOT_TAKEN_ES
 
 
+def test_the_language_cookie_comes_before_the_browser_and_after_the_user(taken_block, settings):
+    no_language_user = client_for(PatientFactory())
+    no_language_user.cookies[settings.LANGUAGE_COOKIE_NAME] = "es"
+    english_user = client_for(PatientFactory(language="en"))
+    english_user.cookies[settings.LANGUAGE_COOKIE_NAME] = "es"
+
+    by_cookie = _book(no_language_user, taken_block, HTTP_ACCEPT_LANGUAGE="en")
+    by_user = _book(english_user, taken_block, HTTP_ACCEPT_LANGUAGE="es")
+
+    assert by_cookie.json()["detail"] == SLOT_TAKEN_ES
+    assert by_user.json()["detail"] == SLOT_TAKEN_EN
+
+
 def test_cancelling_inside_the_notice_window_is_explained_in_spanish(settings):
     settings.CANCELLATION_NOTICE_HOURS = 24 * 30  # every default block is inside it
     patient = PatientFactory(language="es")
