@@ -40,8 +40,9 @@ class JWTAuthentication(authentication.JWTAuthentication):
 
 def _use_language(request, language: str) -> None:
     """The signed-in user's language wins over the cookie and Accept-Language that
-    LocaleMiddleware went by; "" keeps its choice. LocaleMiddleware's response step then
-    sends it as Content-Language and deactivates it, so it never outlives the request."""
+    LocaleMiddleware went by; "" keeps its choice. LocaleMiddleware's response step sends it
+    as Content-Language; RequestContextMiddleware deactivates it when the request ends, so it
+    never reaches the next request on the thread."""
     if not language:
         return
     translation.activate(language)
