@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt import authentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
@@ -33,4 +34,21 @@ class JWTAuthentication(authentication.JWTAuthentication):
         result = super().authenticate(request)
         if result is not None:
             set_actor(result[0])
+            _use_language(request, result[0].language)
         return result
+
+
+def _use_language(request, language: str) -> None:
+    """The signed-in user's language wins over the cookie and Accept-Language that
+    LocaleMiddleware went by; "" keeps its choice. LocaleMiddleware's response step sends it
+    as Content-Language; RequestContextMiddleware deactivates it when the request ends, so it
+    never reaches the next request on the thread."""
+    if not language:
+        return
+    translation.activate(language)
+    request.LANGUAGE_CODE = translation.get_language()
+    # DRF's Request proxies attribute reads, not writes: the Django request is what
+    # LocaleMiddleware reads back.
+    django_request = getattr(request, "_request", None)
+    if django_request is not None:
+        django_request.LANGUAGE_CODE = request.LANGUAGE_CODE

@@ -14,20 +14,23 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from core.roles import Role
 
 LANGUAGE_CHOICES = [("en", "English"), ("es", "Español")]
 
 E164_VALIDATOR = RegexValidator(
-    r"^\+[1-9]\d{1,14}$", "Enter a phone number in E.164 form, e.g. +34600123456."
+    r"^\+[1-9]\d{1,14}$", gettext_lazy("Enter a phone number in E.164 form, e.g. +34600123456.")
 )
 
 
 def validate_timezone(value: str) -> None:
     """Accept only IANA time zone names known to zoneinfo."""
     if value not in zoneinfo.available_timezones():
-        raise ValidationError(f"'{value}' is not a known IANA time zone.", code="invalid")
+        raise ValidationError(
+            gettext("'%(value)s' is not a known IANA time zone.") % {"value": value}, code="invalid"
+        )
 
 
 def photo_upload_to(instance: User, filename: str) -> str:

@@ -11,6 +11,7 @@ import io
 import warnings
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
@@ -25,20 +26,30 @@ class PhotoTooLarge(Exception):
     """The upload is over MAX_PHOTO_BYTES."""
 
 
+def _too_large_message() -> str:
+    return gettext("Photos are at most %(megabytes)d MB.") % {
+        "megabytes": MAX_PHOTO_BYTES // (1024 * 1024)
+    }
+
+
 def read_limited(upload) -> bytes:
     if upload.size is not None and upload.size > MAX_PHOTO_BYTES:
-        raise PhotoTooLarge(f"Photos are at most {MAX_PHOTO_BYTES // (1024 * 1024)} MB.")
+        raise PhotoTooLarge(_too_large_message())
     data = upload.read(MAX_PHOTO_BYTES + 1)
     if len(data) > MAX_PHOTO_BYTES:
-        raise PhotoTooLarge(f"Photos are at most {MAX_PHOTO_BYTES // (1024 * 1024)} MB.")
+        raise PhotoTooLarge(_too_large_message())
     return data
 
 
 def thumbnail(data: bytes) -> bytes:
     """A square JPEG thumbnail of a JPEG, PNG or WebP image; no EXIF or other metadata."""
-    invalid = ValidationError({"file": ["Upload a JPEG, PNG or WebP image."]})
+    invalid = ValidationError({"file": [gettext("Upload a JPEG, PNG or WebP image.")]})
     too_big = ValidationError(
-        {"file": [f"Images are at most {MAX_PHOTO_SIDE} x {MAX_PHOTO_SIDE} pixels."]}
+        {
+            "file": [
+                gettext("Images are at most %(side)d x %(side)d pixels.") % {"side": MAX_PHOTO_SIDE}
+            ]
+        }
     )
     try:
         with warnings.catch_warnings():

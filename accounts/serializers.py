@@ -39,6 +39,7 @@ class UserSerializer(FastModelSerializer):
             "last_name",
             "phone",
             "role",
+            "language",
             "is_active",
             "suspended_at",
             "suspension_reason",
@@ -100,14 +101,22 @@ class RefreshInputSerializer(serializers.Serializer):
     refresh = serializers.CharField(max_length=4096)
 
 
+class UserUpdateInputSerializer(serializers.Serializer):
+    first_name = serializers.CharField(max_length=150, required=False)
+    last_name = serializers.CharField(max_length=150, required=False)
+    phone = _phone_field()
+    email = serializers.EmailField(max_length=254, required=False)
+
+
 class MeUpdateInputSerializer(serializers.Serializer):
     first_name = serializers.CharField(max_length=150, required=False)
     last_name = serializers.CharField(max_length=150, required=False)
     phone = _phone_field()
-
-
-class UserUpdateInputSerializer(MeUpdateInputSerializer):
-    email = serializers.EmailField(max_length=254, required=False)
+    language = serializers.ChoiceField(
+        choices=User._meta.get_field("language").choices,
+        required=False,
+        help_text='Mails and API messages in this language; "" follows the browser.',
+    )
 
 
 class PasswordChangeInputSerializer(serializers.Serializer):

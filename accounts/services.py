@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
+from django.utils.translation import gettext, gettext_lazy
 from rest_framework_simplejwt.exceptions import TokenBackendError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.state import token_backend
@@ -58,10 +59,11 @@ from core.mail import mail_queue
 from core.models import EmailMessage
 from core.response_cache import DIRECTORY, availability_scope, bump
 
-BAD_CREDENTIALS = "No active account found with the given credentials."
-BAD_REFRESH = "Token is invalid or expired."
-EMAIL_TAKEN = "A user with this email already exists."
-BAD_RESET_LINK = "This password reset link is invalid or has expired."
+BAD_CREDENTIALS = gettext_lazy("No active account found with the given credentials.")
+BAD_REFRESH = gettext_lazy("Token is invalid or expired.")
+EMAIL_TAKEN = gettext_lazy("A user with this email already exists.")
+BAD_RESET_LINK = gettext_lazy("This password reset link is invalid or has expired.")
+WRONG_CURRENT_PASSWORD = gettext_lazy("The current password is not correct.")
 RESET_MAIL_JOB = "accounts.tasks.password_reset_mail"  # by name: the task imports us
 
 # Claims of a refresh token (copied into its access tokens): the login it descends from, and
@@ -289,14 +291,14 @@ def auth_logout(*, user: User, refresh: str) -> None:
     try:
         payload = token_backend.decode(refresh, verify=True)
     except TokenBackendError as error:
-        raise ValidationError({"refresh": ["Token is invalid or expired."]}) from error
+        raise ValidationError({"refresh": [BAD_REFRESH]}) from error
     if payload.get(jwt_settings.TOKEN_TYPE_CLAIM) != "refresh" or str(
         payload.get(jwt_settings.USER_ID_CLAIM)
     ) != str(user.pk):
-        raise ValidationError({"refresh": ["Token is invalid or expired."]})
+        raise ValidationError({"refresh": [BAD_REFRESH]})
     outstanding = OutstandingToken.objects.filter(jti=payload.get(jwt_settings.JTI_CLAIM)).first()
     if outstanding is None:
-        raise ValidationError({"refresh": ["Token is invalid or expired."]})
+        raise ValidationError({"refresh": [BAD_REFRESH]})
     BlacklistedToken.objects.get_or_create(token=outstanding)
     _token_family_revoke(
         family=str(payload.get(FAMILY_CLAIM) or outstanding.jti),
@@ -323,7 +325,7 @@ def refresh_tokens_revoke(*, user: User) -> int:
 def password_change(*, user: User, current_password: str, new_password: str) -> None:
     """Change one's own password; revokes refresh tokens and (by its hash) access tokens."""
     if not user.check_password(current_password):
-        raise ValidationError({"current_password": ["The current password is not correct."]})
+        raise ValidationError({"current_password": [WRONG_CURRENT_PASSWORD]})
     _check_password_strength(password=new_password, user=user, field="new_password")
     user.set_password(new_password)
     user.save(update_fields=["password"])
@@ -433,7 +435,8 @@ def user_create_patient(
 
 @service_transaction
 def user_update(*, actor: User, user: User, **fields: Any) -> User:
-    """Change names, phone and (by admins) email; records which fields changed."""
+    """Change names, phone, one's own language and (by admins) email; records which fields
+    changed."""
     if "email" in fields:
         fields["email"] = normalize_email(fields["email"])
         if User.objects.filter(email=fields["email"]).exclude(pk=user.pk).exists():
@@ -462,7 +465,7 @@ def user_deactivate(*, actor: User, user: User) -> User:
     """Deactivate (never delete) a user: they cannot sign in, their tokens die, and their
     future active appointments are cancelled through the cancel service (with its emails)."""
     if user.pk == actor.pk:
-        raise Conflict(CANNOT_TARGET_SELF, "You cannot deactivate your own account.")
+        raise Conflict(CANNOT_TARGET_SELF, gettext("You cannot deactivate your own account."))
     # The user rows first (the actor's is referenced by every cancellation), then the
     # appointments.
     user = _lock_target(actor=actor, user=user)
@@ -479,10 +482,10 @@ def user_deactivate(*, actor: User, user: User) -> User:
 def user_suspend(*, actor: User, user: User, reason: str) -> User:
     """Suspend a user: refused at login, refresh, every API request and the admin."""
     if user.pk == actor.pk:
-        raise Conflict(CANNOT_TARGET_SELF, "You cannot suspend your own account.")
+        raise Conflict(CANNOT_TARGET_SELF, gettext("You cannot suspend your own account."))
     user = _lock_target(actor=actor, user=user)
     if user.suspended_at is not None:
-        raise Conflict(ALREADY_SUSPENDED, "This user is already suspended.")
+        raise Conflict(ALREADY_SUSPENDED, gettext("This user is already suspended."))
     user.suspended_at = timezone.now()
     user.suspension_reason = reason
     user.save(update_fields=["suspended_at", "suspension_reason"])
@@ -496,7 +499,7 @@ def user_reactivate(*, actor: User, user: User) -> User:
     """Clear a suspension and make the user active again."""
     user = _lock_target(actor=actor, user=user)
     if user.suspended_at is None and user.is_active:
-        raise Conflict(NOT_SUSPENDED, "This user is neither suspended nor deactivated.")
+        raise Conflict(NOT_SUSPENDED, gettext("This user is neither suspended nor deactivated."))
     user.suspended_at = None
     user.suspension_reason = ""
     user.is_active = True
@@ -522,9 +525,9 @@ def user_promote_to_doctor(
     lists further specialties; the first is always `specialty`)."""
     user = _lock_target(actor=actor, user=user)
     if user.role == User.Role.DOCTOR:
-        raise Conflict(ALREADY_DOCTOR, "This user is already a doctor.")
+        raise Conflict(ALREADY_DOCTOR, gettext("This user is already a doctor."))
     if user.role != User.Role.PATIENT:
-        raise Conflict(NOT_A_PATIENT, "Only patients can be promoted to doctor.")
+        raise Conflict(NOT_A_PATIENT, gettext("Only patients can be promoted to doctor."))
     names = _specialty_list([specialty, *(specialties or [])])
     user.role = User.Role.DOCTOR
     user.save(update_fields=["role"])
@@ -580,13 +583,14 @@ def _specialty_list(values: list[str]) -> list[str]:
     for value in values:
         name = (value or "").strip()
         if not name or len(name) > 100:
-            raise ValidationError({"specialties": ["Each specialty is 1 to 100 characters long."]})
+            raise ValidationError(
+                {"specialties": [gettext("Each specialty is 1 to 100 characters long.")]}
+            )
         if name.casefold() not in {known.casefold() for known in names}:
             names.append(name)
     if not names or len(names) > MAX_SPECIALTIES:
-        raise ValidationError(
-            {"specialties": [f"Give between 1 and {MAX_SPECIALTIES} specialties."]}
-        )
+        message = gettext("Give between 1 and %(max)d specialties.") % {"max": MAX_SPECIALTIES}
+        raise ValidationError({"specialties": [message]})
     return names
 
 
@@ -610,7 +614,7 @@ ROLE_CHANGES = frozenset(
     }
 )
 ACCOUNT_ROLES = (User.Role.PATIENT, User.Role.STAFF, User.Role.ADMIN)
-ADMINS_ONLY_CREATE = "Only admins create staff and admin accounts."
+ADMINS_ONLY_CREATE = gettext_lazy("Only admins create staff and admin accounts.")
 
 
 def _front_desk_membership(user: User) -> None:
@@ -646,7 +650,7 @@ def user_create_account(
             send_invite=send_invite,
         )
     if role not in ACCOUNT_ROLES:
-        raise ValidationError({"role": ["Doctors are made by promoting a patient."]})
+        raise ValidationError({"role": [gettext("Doctors are made by promoting a patient.")]})
     if actor.role != User.Role.ADMIN:
         raise PermissionDenied(ADMINS_ONLY_CREATE)
     email = normalize_email(email)
@@ -677,20 +681,23 @@ def user_set_role(*, actor: User, user: User, role: str) -> User:
     """Patient <-> staff and staff <-> admin, never one's own: the admin flags and the "Front
     desk" group follow the role, and every session of the user ends."""
     if user.pk == actor.pk:
-        raise Conflict(CANNOT_TARGET_SELF, "You cannot change your own role.")
+        raise Conflict(CANNOT_TARGET_SELF, gettext("You cannot change your own role."))
     user = _lock_target(actor=actor, user=user)
     # Read after the locks: two admins demoting each other at once would otherwise both
     # pass (each was an admin when its request began) and leave the clinic without one.
     if not User.objects.filter(
         pk=actor.pk, role=User.Role.ADMIN, is_active=True, suspended_at__isnull=True
     ).exists():
-        raise PermissionDenied("Only admins change roles.")
+        raise PermissionDenied(gettext("Only admins change roles."))
     before = user.role
     if (before, role) not in ROLE_CHANGES:
         raise Conflict(
             ILLEGAL_ROLE_CHANGE,
-            f"A user with role {before} cannot be given role {role} "
-            "(patient <-> staff and staff <-> admin only; doctors only by promotion).",
+            gettext(
+                "A user with role %(before)s cannot be given role %(after)s (patient <-> "
+                "staff and staff <-> admin only; doctors only by promotion)."
+            )
+            % {"before": before, "after": role},
         )
     user.role = role
     for flag, value in User.role_flags(role).items():
@@ -711,7 +718,7 @@ def user_force_password_reset(*, actor: User, user: User) -> User:
     ends, and a reset link is mailed to an account that may sign in (others could not use
     it). The admin never sees or sets a password."""
     if user.pk == actor.pk:
-        raise Conflict(CANNOT_TARGET_SELF, "Change your own password instead.")
+        raise Conflict(CANNOT_TARGET_SELF, gettext("Change your own password instead."))
     user = _lock_target(actor=actor, user=user)
     user.set_unusable_password()
     user.save(update_fields=["password"])
@@ -759,8 +766,7 @@ def user_photo_delete(*, actor: User, user: User) -> User:
 # Email change (confirmed by a link mailed to the new address)
 # ---------------------------------------------------------------------------
 EMAIL_CHANGE_SALT = "accounts.email_change"
-BAD_EMAIL_CHANGE_LINK = "This email confirmation link is invalid or has expired."
-WRONG_CURRENT_PASSWORD = "The current password is not correct."  # noqa: S105 - a message
+BAD_EMAIL_CHANGE_LINK = gettext_lazy("This email confirmation link is invalid or has expired.")
 
 
 def email_change_link(token: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -61,11 +62,15 @@ from core.throttles import (
 from core.validation import valid_input
 
 PASSWORD_RESET_ACCEPTED = {
-    "detail": "If an account exists for this address, a password reset link has been sent."
+    "detail": gettext_lazy(
+        "If an account exists for this address, a password reset link has been sent."
+    )
 }
 EMAIL_CHANGE_ACCEPTED = {
-    "detail": "A confirmation link has been sent to the new address; the email changes once "
-    "it is confirmed."
+    "detail": gettext_lazy(
+        "A confirmation link has been sent to the new address; the email changes once it is "
+        "confirmed."
+    )
 }
 
 
@@ -81,8 +86,10 @@ def email_change_from(request: Request, data: dict) -> bool:
 
 
 FORCED_RESET_ACCEPTED = {
-    "detail": "The password no longer works, sessions are ended and a reset link has been sent "
-    "(unless the account is suspended or deactivated)."
+    "detail": gettext_lazy(
+        "The password no longer works, sessions are ended and a reset link has been sent "
+        "(unless the account is suspended or deactivated)."
+    )
 }
 
 
@@ -102,7 +109,9 @@ def photo_response(request: Request, user: User) -> Response:
         return Response(status=status.HTTP_204_NO_CONTENT)
     upload = request.FILES.get("file")
     if upload is None:
-        raise ValidationError({"file": ["Attach the image as the multipart field 'file'."]})
+        raise ValidationError(
+            {"file": [gettext("Attach the image as the multipart field 'file'.")]}
+        )
     try:
         user = services.user_photo_set(actor=request.user, user=user, upload=upload)
     except photos.PhotoTooLarge as error:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from auditlog.models import LogEntry
 from django.core.exceptions import ValidationError
 from django.http import StreamingHttpResponse
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, viewsets
@@ -93,7 +94,9 @@ class AuditEventViewSet(
     def export(self, request: Request) -> StreamingHttpResponse:
         missing = [key for key in ("from", "to") if not request.query_params.get(key)]
         if missing:
-            raise ValidationError({key: ["This parameter is required."] for key in missing})
+            raise ValidationError(
+                {key: [gettext("This parameter is required.")] for key in missing}
+            )
         events = self.filter_queryset(self.get_queryset())
         filters = {
             key: request.query_params[key]

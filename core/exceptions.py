@@ -12,6 +12,7 @@ from typing import Any
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext, gettext_lazy
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
@@ -99,7 +100,10 @@ CONFLICT_CODES = (
 
 
 class Conflict(Exception):
-    """The request conflicts with the current state or a rule about the caller (409)."""
+    """The request conflicts with the current state or a rule about the caller (409).
+
+    `detail` is for people, so it goes through gettext; `code` is for programs and never does.
+    """
 
     def __init__(self, code: str, detail: str) -> None:
         super().__init__(detail)
@@ -112,7 +116,7 @@ class RequestBodyTooLarge(Exception):
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.detail = f"Request body too large: at most {limit} bytes."
+        self.detail = gettext("Request body too large: at most %(limit)d bytes.") % {"limit": limit}
         super().__init__(self.detail)
 
 
@@ -122,6 +126,10 @@ class Unauthenticated(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+
+
+NOT_AUTHENTICATED = gettext_lazy("Authentication credentials were not provided or are invalid.")
+NOT_FOUND = gettext_lazy("Not found.")
 
 
 def _validation_error_body(error: DjangoValidationError) -> Any:
@@ -139,7 +147,7 @@ def _detail_text(detail: Any) -> str:
         detail = detail.get("detail", "")
     if isinstance(detail, list):
         detail = detail[0] if detail else ""
-    return str(detail) or "Authentication credentials were not provided or are invalid."
+    return str(detail) or str(NOT_AUTHENTICATED)
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
@@ -171,23 +179,25 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 @csrf_exempt  # it changes nothing; a CSRF refusal would be an HTML 403 instead of this 404
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
     """JSON 404 for any path under /api/ that no route matches."""
-    return JsonResponse({"detail": "Not found."}, status=404)
+    return JsonResponse({"detail": NOT_FOUND}, status=404)
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     """handler400 (a bad Host header, an unreadable body): by prefix (core/errors.py)."""
-    return error_response(request, 400, "Bad request.") or defaults.bad_request(request, exception)
+    response = error_response(request, 400, gettext("Bad request."))
+    return response or defaults.bad_request(request, exception)
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
     """handler403: by prefix (core/errors.py), else Django's page."""
-    response = error_response(request, 403, "You do not have permission to do this.")
+    response = error_response(request, 403, gettext("You do not have permission to do this."))
     return response or defaults.permission_denied(request, exception)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """handler404: by prefix (core/errors.py), else Django's page."""
-    return error_response(request, 404, "Not found.") or defaults.page_not_found(request, exception)
+    response = error_response(request, 404, gettext("Not found."))
+    return response or defaults.page_not_found(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
@@ -196,5 +206,5 @@ def server_error(request: HttpRequest) -> HttpResponse:
     The exception itself is logged (django.request, with its traceback) for operators; the
     client gets only the request id (X-Request-ID) to quote.
     """
-    response = error_response(request, 500, "Server error. Quote the X-Request-ID header.")
+    response = error_response(request, 500, gettext("Server error. Quote the X-Request-ID header."))
     return response or defaults.server_error(request)

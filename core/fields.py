@@ -10,6 +10,7 @@ from collections.abc import Callable
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 from rest_framework.fields import empty
 
@@ -28,7 +29,7 @@ class UTCDateTimeField(serializers.DateTimeField):
     """Renders in UTC with `Z`; refuses input without an explicit offset (docs/api-rules.md)."""
 
     default_error_messages = {
-        "naive": "Datetime must include a UTC offset, e.g. 2030-01-31T09:00:00Z.",
+        "naive": gettext_lazy("Datetime must include a UTC offset, e.g. 2030-01-31T09:00:00Z."),
     }
 
     def enforce_timezone(self, value: datetime.datetime) -> datetime.datetime:
@@ -115,7 +116,7 @@ class ObjectIdField(serializers.IntegerField):
     """A row's id in a request body, resolved to the row within `queryset`: an unknown id is a
     400 on the field (the request can never be valid), with the field's own message."""
 
-    default_error_messages = {"does_not_exist": "Unknown object."}
+    default_error_messages = {"does_not_exist": gettext_lazy("Unknown object.")}
 
     def __init__(self, *, queryset: models.QuerySet, **kwargs) -> None:
         kwargs.setdefault("min_value", 1)

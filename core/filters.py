@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext, gettext_lazy
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -35,9 +36,10 @@ class FilterBackend(DjangoFilterBackend):
 
 # django-filter always %-formats error messages (Django only when params are given), so a
 # literal "%2B" would crash it: the percent sign comes in through params.
-NAIVE_MESSAGE = (
+NAIVE_MESSAGE = gettext_lazy(
     "Datetime must include a UTC offset, e.g. 2030-01-31T09:00:00Z (send + as %(plus)s)."
 )
+INVALID_DATETIME = gettext_lazy("Enter a valid ISO 8601 datetime.")
 NAIVE_PARAMS = {"plus": "%2B"}
 
 
@@ -48,19 +50,19 @@ class AwareDateTimeField(forms.Field):
         if value in (None, ""):
             return None
         if not value.isprintable():  # parse_datetime would overlook a trailing NUL
-            raise ValidationError("Enter a valid ISO 8601 datetime.", code="invalid")
+            raise ValidationError(INVALID_DATETIME, code="invalid")
         try:
             parsed = parse_datetime(value.strip())
         except ValueError:
             parsed = None
         if parsed is None:
-            raise ValidationError("Enter a valid ISO 8601 datetime.", code="invalid")
+            raise ValidationError(INVALID_DATETIME, code="invalid")
         if parsed.tzinfo is None:
             raise ValidationError(NAIVE_MESSAGE, code="naive", params=NAIVE_PARAMS)
         try:
             return parsed.astimezone(datetime.UTC)
         except OverflowError as error:
-            raise ValidationError("Datetime out of range.", code="invalid") from error
+            raise ValidationError(gettext("Datetime out of range."), code="invalid") from error
 
 
 # Typed for the OpenAPI schema: with `method=` there is no model field to infer it from.
@@ -82,7 +84,7 @@ class StrictBooleanField(forms.NullBooleanField):
         try:
             return self.VALUES[str(value).strip().lower()]
         except KeyError:
-            raise ValidationError("Use true or false.", code="invalid") from None
+            raise ValidationError(gettext("Use true or false."), code="invalid") from None
 
     def validate(self, value: bool | None) -> None:
         pass
@@ -136,9 +138,11 @@ def parse_window(
         except OverflowError:  # `from` within default_days of year 9999: up to the end of time
             end = datetime.datetime.max.replace(tzinfo=datetime.UTC)
     if start > end:
-        raise ValidationError({from_key: [f"Must not be after {to_key}."]})
+        message = gettext("Must not be after %(other)s.") % {"other": to_key}
+        raise ValidationError({from_key: [message]})
     if end - start > datetime.timedelta(days=max_days):
-        raise ValidationError({to_key: [f"The range spans at most {max_days} days."]})
+        message = gettext("The range spans at most %(days)d days.") % {"days": max_days}
+        raise ValidationError({to_key: [message]})
     return start, end
 
 

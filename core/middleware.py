@@ -12,6 +12,7 @@ from auditlog.middleware import AuditlogMiddleware as BaseAuditlogMiddleware
 from django.conf import settings
 from django.core.handlers.wsgi import LimitedStream
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import translation
 from django.utils.encoding import escape_uri_path
 
 from core import context
@@ -44,7 +45,8 @@ class HealthCheckMiddleware:
 
 
 class RequestContextMiddleware:
-    """Give every request an id, fill the audit context and log one line when it ends.
+    """Give every request an id, fill the audit context and log one line when it ends; the
+    language a request activated ends with it.
 
     The server's own id goes into audit rows and the log line; a well-formed client
     X-Request-ID is kept beside it (audit data, log line) and echoed in the response, so a
@@ -72,6 +74,10 @@ class RequestContextMiddleware:
             response = self.get_response(request)
         finally:
             context.reset_context(token)
+            # LocaleMiddleware activates the request's language (the API's authentication the
+            # user's own) and leaves it active on the thread; the next request's refusals made
+            # before LocaleMiddleware runs (413) must not inherit it.
+            translation.deactivate()
         response["X-Request-ID"] = client_request_id or request_id
         logger.info(
             "%s %s %s %.1fms request_id=%s%s",
@@ -166,7 +172,7 @@ class BodySizeLimitMiddleware:
         try:
             length = int(declared or 0)
         except ValueError:
-            return _refused(request, 400, "Invalid Content-Length header.")
+            return _refused(request, 400, translation.gettext("Invalid Content-Length header."))
         limit = (
             settings.MAX_UPLOAD_BODY_BYTES
             if request.path.endswith(UPLOAD_PATH_SUFFIXES)

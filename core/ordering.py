@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import BaseFilterBackend
 
@@ -18,7 +19,8 @@ class MappedOrderingFilter(BaseFilterBackend):
         ordering_map = getattr(view, "ordering_map", {})
         if value not in ordering_map:
             choices = ", ".join(ordering_map)
-            raise ValidationError({self.param: [f"Must be one of: {choices}."]})
+            message = gettext("Must be one of: %(choices)s.") % {"choices": choices}
+            raise ValidationError({self.param: [message]})
         return queryset.order_by(*ordering_map[value])
 
     def get_schema_operation_parameters(self, view):

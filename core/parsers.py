@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser as BaseJSONParser
 
 # No request body of this API nests deeper than a few levels; far deeper ones only cost time
 # and recursion (the decoder, validation and error rendering all recurse).
 MAX_JSON_DEPTH = 32
-TOO_DEEP = "JSON parse error - nested too deeply."
+TOO_DEEP = gettext_lazy("JSON parse error - nested too deeply.")
 
 
 def _too_deep(data: Any, limit: int) -> bool:

@@ -8,6 +8,7 @@ import datetime
 import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -42,15 +43,24 @@ class DoctorFilterForm(forms.Form):
     def clean(self) -> dict:
         data = super().clean()
         if data.get("limit") is not None and not data.get("featured"):
-            self.add_error("limit", "Only with featured=true.")
+            self.add_error("limit", gettext("Only with featured=true."))
         if data.get("featured") and "ordering" in self.data:
-            self.add_error("featured", "Featured doctors have their own order: drop ordering.")
+            self.add_error(
+                "featured", gettext("Featured doctors have their own order: drop ordering.")
+            )
         start, end = data.get("available_from"), data.get("available_to")
         if start and end:
             if start > end:
-                self.add_error("available_from", "Must not be after available_to.")
+                self.add_error(
+                    "available_from",
+                    gettext("Must not be after %(other)s.") % {"other": "available_to"},
+                )
             elif end - start > MAX_AVAILABILITY_SPAN:
-                self.add_error("available_to", "The range spans at most 62 days.")
+                self.add_error(
+                    "available_to",
+                    gettext("The range spans at most %(days)d days.")
+                    % {"days": MAX_AVAILABILITY_SPAN.days},
+                )
         return data
 
 

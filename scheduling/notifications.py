@@ -14,6 +14,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.utils import dateformat
+from django.utils.translation import pgettext
 
 from accounts.models import User
 from core.mail import mail_queue_batch
@@ -56,7 +57,8 @@ def when_context(message: EmailMessage) -> dict[str, str]:
     start = datetime.datetime.fromisoformat(message.context["start"]).astimezone(zone)
     end = datetime.datetime.fromisoformat(message.context["end"]).astimezone(zone)
     return {
-        "date": dateformat.format(start, "l d F Y"),
+        # The order and the words of the date are the language's ("martes 8 de diciembre").
+        "date": dateformat.format(start, pgettext("date format in mails", "l d F Y")),
         "start_time": start.strftime("%H:%M"),
         "end_time": end.strftime("%H:%M"),
     }

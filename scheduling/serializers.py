@@ -4,6 +4,7 @@ reviews."""
 from __future__ import annotations
 
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -19,14 +20,15 @@ def _doctor_field() -> ObjectIdField:
     return ObjectIdField(
         queryset=User.objects.select_related("doctor_profile"),
         required=False,
-        error_messages={"does_not_exist": "Unknown doctor."},
+        error_messages={"does_not_exist": gettext_lazy("Unknown doctor.")},
         help_text="Required for staff and admins.",
     )
 
 
 def _time_block_field() -> ObjectIdField:
     return ObjectIdField(
-        queryset=TimeBlock.objects.all(), error_messages={"does_not_exist": "Unknown time block."}
+        queryset=TimeBlock.objects.all(),
+        error_messages={"does_not_exist": gettext_lazy("Unknown time block.")},
     )
 
 
@@ -223,12 +225,21 @@ class TimeBlockBulkInputSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict) -> dict:
         if attrs["end_time"] <= attrs["start_time"]:
-            raise serializers.ValidationError({"end_time": ["Must be after start_time."]})
+            raise serializers.ValidationError(
+                {"end_time": [gettext("Must be after %(other)s.") % {"other": "start_time"}]}
+            )
         if attrs["date_to"] < attrs["date_from"]:
-            raise serializers.ValidationError({"date_to": ["Must not be before date_from."]})
+            raise serializers.ValidationError(
+                {"date_to": [gettext("Must not be before %(other)s.") % {"other": "date_from"}]}
+            )
         if (attrs["date_to"] - attrs["date_from"]).days > MAX_BULK_DAYS:
             raise serializers.ValidationError(
-                {"date_to": [f"At most {MAX_BULK_DAYS} days after date_from."]}
+                {
+                    "date_to": [
+                        gettext("At most %(days)d days after %(other)s.")
+                        % {"days": MAX_BULK_DAYS, "other": "date_from"}
+                    ]
+                }
             )
         return attrs
 
@@ -239,7 +250,7 @@ class AppointmentCreateInputSerializer(serializers.Serializer):
     patient = ObjectIdField(
         queryset=User.objects.all(),
         required=False,
-        error_messages={"does_not_exist": "Unknown patient."},
+        error_messages={"does_not_exist": gettext_lazy("Unknown patient.")},
         help_text="Required for staff and admins.",
     )
 
@@ -272,7 +283,7 @@ class CancelInputSerializer(serializers.Serializer):
 
     def validate_code(self, value: str) -> str:
         if not self.names_code:
-            raise serializers.ValidationError("Only staff and admins may set the code.")
+            raise serializers.ValidationError(gettext("Only staff and admins may set the code."))
         return value
 
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 
 from accounts.models import User
 from audit.services import audit_record
@@ -59,26 +60,27 @@ def _lock_block_for_booking(block: TimeBlock) -> TimeBlock:
             .get(pk=block.pk)
         )
     except TimeBlock.DoesNotExist as error:
-        raise ValidationError({"time_block": ["Unknown time block."]}) from error
+        raise ValidationError({"time_block": [gettext("Unknown time block.")]}) from error
 
 
 def _check_bookable(block: TimeBlock, *, now: datetime.datetime) -> None:
     """The booking rules about the block itself and its doctor (§4 book)."""
     if block.withdrawn_at is not None:
-        raise Conflict(BLOCK_WITHDRAWN, "This time block is no longer offered.")
+        raise Conflict(BLOCK_WITHDRAWN, gettext("This time block is no longer offered."))
     if block.start <= now:
-        raise Conflict(BLOCK_IN_PAST, "This time block has already started.")
+        raise Conflict(BLOCK_IN_PAST, gettext("This time block has already started."))
     lead = datetime.timedelta(minutes=settings.BOOKING_MIN_LEAD_MINUTES)
     if block.start < now + lead:
         raise Conflict(
             BLOCK_TOO_SOON,
-            f"Blocks must be booked at least {settings.BOOKING_MIN_LEAD_MINUTES} minutes ahead.",
+            gettext("Blocks must be booked at least %(minutes)d minutes ahead.")
+            % {"minutes": settings.BOOKING_MIN_LEAD_MINUTES},
         )
     doctor = block.doctor
     if not doctor.is_active or doctor.suspended_at is not None or doctor.role != User.Role.DOCTOR:
-        raise Conflict(DOCTOR_UNAVAILABLE, "This doctor is not taking appointments.")
+        raise Conflict(DOCTOR_UNAVAILABLE, gettext("This doctor is not taking appointments."))
     if block.appointments.filter(status__in=ACTIVE_STATUSES).exists():
-        raise Conflict(SLOT_TAKEN, "This time block is already booked.")
+        raise Conflict(SLOT_TAKEN, gettext("This time block is already booked."))
 
 
 def _check_patient_free(
@@ -88,16 +90,17 @@ def _check_patient_free(
     if exclude_id is not None:
         active = active.exclude(pk=exclude_id)
     if active.filter(start__lt=end, end__gt=start).exists():
-        raise Conflict(PATIENT_OVERLAP, "You already have an appointment at that time.")
+        raise Conflict(PATIENT_OVERLAP, gettext("You already have an appointment at that time."))
     limit = settings.MAX_ACTIVE_APPOINTMENTS_PER_PATIENT
     if count and active.count() >= limit:
-        raise Conflict(TOO_MANY_ACTIVE, f"At most {limit} active appointments at a time.")
+        message = gettext("At most %(limit)d active appointments at a time.") % {"limit": limit}
+        raise Conflict(TOO_MANY_ACTIVE, message)
 
 
 def check_bookable_patient(patient: User) -> None:
     """Staff and admins book only for an active, unsuspended patient (400 otherwise)."""
     if patient.role != User.Role.PATIENT or not patient.can_sign_in:
-        raise ValidationError({"patient": ["This user is not an active patient."]})
+        raise ValidationError({"patient": [gettext("This user is not an active patient.")]})
 
 
 @service_transaction
@@ -148,16 +151,41 @@ def _lock_appointment(appointment: Appointment) -> Appointment:
     )
 
 
+# The status in a sentence ("while the appointment is ..."); the API's `status` stays the code.
+STATUS_WORDS = {
+    Status.PENDING: pgettext_lazy("appointment status", "pending"),
+    Status.CONFIRMED: pgettext_lazy("appointment status", "confirmed"),
+    Status.ARRIVED: pgettext_lazy("appointment status", "arrived"),
+    Status.CANCELLED: pgettext_lazy("appointment status", "cancelled"),
+    Status.COMPLETED: pgettext_lazy("appointment status", "completed"),
+    Status.NO_SHOW: pgettext_lazy("appointment status", "no-show"),
+}
+
+
 def _require_status(appointment: Appointment, *allowed: str) -> None:
     if appointment.status not in allowed:
+        status = STATUS_WORDS.get(appointment.status, appointment.status)
         raise Conflict(
             ILLEGAL_TRANSITION,
-            f"Not allowed while the appointment is {appointment.get_status_display().lower()}.",
+            gettext("Not allowed while the appointment is %(status)s.") % {"status": status},
         )
 
 
+# One whole sentence per action, so translators never assemble one from parts.
+TOO_LATE_MESSAGES = {
+    "cancel": gettext_lazy(
+        "Appointments cannot be cancelled less than %(hours)d hours before they start; please "
+        "call the clinic."
+    ),
+    "move": gettext_lazy(
+        "Appointments cannot be moved less than %(hours)d hours before they start; please call "
+        "the clinic."
+    ),
+}
+
+
 def _check_patient_notice(
-    actor: User | None, appointment: Appointment, *, now: datetime.datetime, verb: str
+    actor: User | None, appointment: Appointment, *, now: datetime.datetime, action: str
 ) -> None:
     """A patient may cancel or move a visit only up to the notice window before it starts."""
     if actor is None or actor.pk != appointment.patient_id:
@@ -165,8 +193,7 @@ def _check_patient_notice(
     if appointment.start - now < datetime.timedelta(hours=settings.CANCELLATION_NOTICE_HOURS):
         raise Conflict(
             CANCELLATION_TOO_LATE,
-            f"Appointments cannot be {verb} less than {settings.CANCELLATION_NOTICE_HOURS} "
-            "hours before they start; please call the clinic.",
+            TOO_LATE_MESSAGES[action] % {"hours": settings.CANCELLATION_NOTICE_HOURS},
         )
 
 
@@ -216,7 +243,7 @@ def appointment_cancel(
     )
     _require_status(appointment, *(PATIENT_CANCELLABLE if by_participant else CLINIC_CANCELLABLE))
     now = timezone.now()
-    _check_patient_notice(actor, appointment, now=now, verb="cancelled")
+    _check_patient_notice(actor, appointment, now=now, action="cancel")
     appointment.cancellation_code = _cancellation_code(actor, appointment, code)
     appointment.status = Status.CANCELLED
     appointment.cancelled_at = now
@@ -248,7 +275,7 @@ def _finish(*, actor: User | None, appointment: Appointment, status: str, action
     _require_status(appointment, Status.CONFIRMED)
     now = timezone.now()
     if appointment.start > now:
-        raise Conflict(NOT_STARTED, "The appointment has not started yet.")
+        raise Conflict(NOT_STARTED, gettext("The appointment has not started yet."))
     appointment.status = status
     fields = ["status", "updated_at"]
     if status == Status.COMPLETED:
@@ -290,16 +317,16 @@ def appointment_reschedule(
     # Another doctor's block can never be valid: 400 before any state rule's 409 (§5).
     # An appointment's doctor never changes, so this needs no lock.
     if time_block.doctor_id != appointment.doctor_id:
-        raise ValidationError({"time_block": ["Choose a block of the same doctor."]})
+        raise ValidationError({"time_block": [gettext("Choose a block of the same doctor.")]})
     # Nor does its patient, so the (maybe stale) appointment names the rows to lock first;
     # the patient's exclusively, as in booking: one write at a time meets the overlap rule.
     lock_users(exclusive=[appointment.patient_id], shared=[appointment.doctor_id, actor_id(actor)])
     appointment = _lock_appointment(appointment)
     _require_status(appointment, *PATIENT_CANCELLABLE)
     now = timezone.now()
-    _check_patient_notice(actor, appointment, now=now, verb="moved")
+    _check_patient_notice(actor, appointment, now=now, action="move")
     if time_block.pk == appointment.time_block_id:
-        raise Conflict(SLOT_TAKEN, "The appointment is already in this block.")
+        raise Conflict(SLOT_TAKEN, gettext("The appointment is already in this block."))
     block = _lock_block_for_booking(time_block)
     _check_bookable(block, now=now)
     _check_patient_free(

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.models import User, validate_timezone
 from audit.services import audit_record, field_history_bulk_created
@@ -44,7 +45,7 @@ def time_block_create(
     # Serializes block writes per doctor (SQLite has no exclusion constraint).
     lock_users(exclusive=[doctor.pk], shared=[actor_id(actor)])
     if overlapping_blocks(doctor_id=doctor.pk, start=start, end=end).exists():
-        raise Conflict(BLOCK_OVERLAP, "This block overlaps another block of the doctor.")
+        raise Conflict(BLOCK_OVERLAP, gettext("This block overlaps another block of the doctor."))
     try:
         with transaction.atomic():
             block = TimeBlock.objects.create(doctor=doctor, start=start, end=end)
@@ -104,7 +105,8 @@ def _zone(name: str) -> zoneinfo.ZoneInfo:
         validate_timezone(name)
         return zoneinfo.ZoneInfo(name)
     except (ValidationError, ValueError, zoneinfo.ZoneInfoNotFoundError) as error:
-        raise ValidationError({"timezone": [f"'{name}' is not a known IANA time zone."]}) from error
+        message = gettext("'%(value)s' is not a known IANA time zone.") % {"value": name}
+        raise ValidationError({"timezone": [message]}) from error
 
 
 @service_transaction
@@ -123,15 +125,25 @@ def time_block_bulk_create(
     """A weekly pattern of blocks in one transaction; past, overlapping and DST-gap slots skip."""
     check_doctor(doctor)
     if date_to < date_from:
-        raise ValidationError({"date_to": ["Must not be before date_from."]})
+        raise ValidationError(
+            {"date_to": [gettext("Must not be before %(other)s.") % {"other": "date_from"}]}
+        )
     if (date_to - date_from).days > MAX_BULK_DAYS:
-        raise ValidationError({"date_to": [f"At most {MAX_BULK_DAYS} days after date_from."]})
+        message = gettext("At most %(days)d days after %(other)s.") % {
+            "days": MAX_BULK_DAYS,
+            "other": "date_from",
+        }
+        raise ValidationError({"date_to": [message]})
     if end_time <= start_time:
-        raise ValidationError({"end_time": ["Must be after start_time."]})
+        raise ValidationError(
+            {"end_time": [gettext("Must be after %(other)s.") % {"other": "start_time"}]}
+        )
     if not weekdays or not set(weekdays) <= set(range(7)):
-        raise ValidationError({"weekdays": ["Give one or more weekdays, 0 (Monday) to 6."]})
+        raise ValidationError(
+            {"weekdays": [gettext("Give one or more weekdays, 0 (Monday) to 6.")]}
+        )
     if not 5 <= slot_minutes <= 720:
-        raise ValidationError({"slot_minutes": ["Between 5 and 720 minutes."]})
+        raise ValidationError({"slot_minutes": [gettext("Between 5 and 720 minutes.")]})
     profile = getattr(doctor, "doctor_profile", None)
     zone = _zone(timezone_name or (profile.timezone if profile else settings.TIME_ZONE))
     try:
@@ -145,10 +157,17 @@ def time_block_bulk_create(
             zone=zone,
         )
     except OverflowError as error:  # a slot beyond year 1 or 9999 once converted to UTC
-        raise ValidationError({"non_field_errors": ["The dates are out of range."]}) from error
+        raise ValidationError(
+            {"non_field_errors": [gettext("The dates are out of range.")]}
+        ) from error
     if len(candidates) > MAX_BULK_SLOTS:
         raise ValidationError(
-            {"non_field_errors": [f"At most {MAX_BULK_SLOTS} slots per call; narrow the range."]}
+            {
+                "non_field_errors": [
+                    gettext("At most %(slots)d slots per call; narrow the range.")
+                    % {"slots": MAX_BULK_SLOTS}
+                ]
+            }
         )
 
     lock_users(exclusive=[doctor.pk], shared=[actor_id(actor)])
@@ -211,18 +230,20 @@ def time_block_update(
     lock_users(exclusive=[block.doctor_id], shared=[actor_id(actor)])
     block = _lock_block(block)
     if block.start <= timezone.now():
-        raise Conflict(BLOCK_IN_PAST, "Past blocks cannot be changed.")
+        raise Conflict(BLOCK_IN_PAST, gettext("Past blocks cannot be changed."))
     if block.withdrawn_at is not None:
-        raise Conflict(BLOCK_WITHDRAWN, "This block has been withdrawn.")
+        raise Conflict(BLOCK_WITHDRAWN, gettext("This block has been withdrawn."))
     if block_was_used(block):
-        raise Conflict(BLOCK_HAS_APPOINTMENT, "This block has appointments and cannot change.")
+        raise Conflict(
+            BLOCK_HAS_APPOINTMENT, gettext("This block has appointments and cannot change.")
+        )
     new_start = start or block.start
     new_end = end or block.end
     check_block_times(start=new_start, end=new_end)
     if overlapping_blocks(
         doctor_id=block.doctor_id, start=new_start, end=new_end, exclude_id=block.pk
     ).exists():
-        raise Conflict(BLOCK_OVERLAP, "This block overlaps another block of the doctor.")
+        raise Conflict(BLOCK_OVERLAP, gettext("This block overlaps another block of the doctor."))
     changed = [
         name
         for name, value in (("start", new_start), ("end", new_end))
@@ -249,11 +270,11 @@ def time_block_delete(*, actor: User, block: TimeBlock) -> str:
     lock_users(shared=[actor_id(actor)])
     block = _lock_block(block)
     if block.start <= timezone.now():
-        raise Conflict(BLOCK_IN_PAST, "Past blocks cannot be removed.")
+        raise Conflict(BLOCK_IN_PAST, gettext("Past blocks cannot be removed."))
     if block.withdrawn_at is not None:  # a concurrent request withdrew it first
-        raise Conflict(BLOCK_WITHDRAWN, "This block has been withdrawn.")
+        raise Conflict(BLOCK_WITHDRAWN, gettext("This block has been withdrawn."))
     if block.appointments.filter(status__in=ACTIVE_STATUSES).exists():
-        raise Conflict(BLOCK_HAS_APPOINTMENT, "Cancel or move the appointment first.")
+        raise Conflict(BLOCK_HAS_APPOINTMENT, gettext("Cancel or move the appointment first."))
     if block_was_used(block):
         block.withdrawn_at = timezone.now()
         block.save(update_fields=["withdrawn_at"])

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.models import User
 from core.exceptions import (
@@ -27,16 +28,16 @@ MAX_BULK_DAYS = 366
 def check_block_times(*, start: datetime.datetime, end: datetime.datetime) -> None:
     """A block is in the future and lasts 5 minutes to 12 hours (400 otherwise)."""
     if start <= timezone.now():
-        raise ValidationError({"start": ["The block must start in the future."]})
+        raise ValidationError({"start": [gettext("The block must start in the future.")]})
     if end <= start:
-        raise ValidationError({"end": ["The end must be after the start."]})
+        raise ValidationError({"end": [gettext("The end must be after the start.")]})
     if not MIN_BLOCK <= end - start <= MAX_BLOCK:
-        raise ValidationError({"end": ["A block lasts between 5 minutes and 12 hours."]})
+        raise ValidationError({"end": [gettext("A block lasts between 5 minutes and 12 hours.")]})
 
 
 def check_doctor(doctor: User) -> None:
     if doctor.role != User.Role.DOCTOR or not doctor.is_active:
-        raise ValidationError({"doctor": ["This user is not an active doctor."]})
+        raise ValidationError({"doctor": [gettext("This user is not an active doctor.")]})
 
 
 def overlapping_blocks(*, doctor_id: int, start, end, exclude_id: int | None = None):
@@ -54,11 +55,11 @@ def conflict_from_integrity_error(error: IntegrityError, default: str) -> Confli
     """Name the rule a constraint violation broke (PostgreSQL names the constraint)."""
     text = str(error)
     if "appointment_patient_no_overlap" in text:
-        return Conflict(PATIENT_OVERLAP, "You already have an appointment at that time.")
+        return Conflict(PATIENT_OVERLAP, gettext("You already have an appointment at that time."))
     if "appointment_one_active_per_block" in text or "scheduling_appointment.time_block" in text:
-        return Conflict(SLOT_TAKEN, "This time block has just been booked.")
+        return Conflict(SLOT_TAKEN, gettext("This time block has just been booked."))
     if "time_block_no_overlap" in text or "time_block_doctor_start_unique" in text:
-        return Conflict(BLOCK_OVERLAP, "This block overlaps another block of the doctor.")
+        return Conflict(BLOCK_OVERLAP, gettext("This block overlaps another block of the doctor."))
     if "scheduling_timeblock" in text:
-        return Conflict(BLOCK_OVERLAP, "This block overlaps another block of the doctor.")
-    return Conflict(default, "The change conflicts with the current state.")
+        return Conflict(BLOCK_OVERLAP, gettext("This block overlaps another block of the doctor."))
+    return Conflict(default, gettext("The change conflicts with the current state."))

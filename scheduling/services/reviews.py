@@ -12,6 +12,7 @@ import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.models import User
 from audit.services import audit_record
@@ -36,9 +37,9 @@ def review_create(
     lock_users(shared=[actor.pk, appointment.patient_id, appointment.doctor_id])
     appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
     if appointment.status != Appointment.Status.COMPLETED:
-        raise Conflict(NOT_COMPLETED, "Only completed appointments can be reviewed.")
+        raise Conflict(NOT_COMPLETED, gettext("Only completed appointments can be reviewed."))
     if Review.objects.filter(appointment=appointment).exists():
-        raise Conflict(ALREADY_REVIEWED, "This appointment has already been reviewed.")
+        raise Conflict(ALREADY_REVIEWED, gettext("This appointment has already been reviewed."))
     try:
         with transaction.atomic():
             review = Review.objects.create(
@@ -49,7 +50,9 @@ def review_create(
                 comment=comment,
             )
     except IntegrityError as error:
-        raise Conflict(ALREADY_REVIEWED, "This appointment has already been reviewed.") from error
+        raise Conflict(
+            ALREADY_REVIEWED, gettext("This appointment has already been reviewed.")
+        ) from error
     audit_record(
         action="review.created",
         target=review,
@@ -68,7 +71,9 @@ def _lock_review(*, actor: User, review: Review) -> Review:
 def _check_editable(review: Review) -> None:
     """Authors may change a review for EDIT_WINDOW after writing it."""
     if timezone.now() - review.created_at > EDIT_WINDOW:
-        raise Conflict(REVIEW_LOCKED, "Reviews can be changed for 7 days after writing them.")
+        raise Conflict(
+            REVIEW_LOCKED, gettext("Reviews can be changed for 7 days after writing them.")
+        )
 
 
 @service_transaction
@@ -139,7 +144,7 @@ def review_vote(*, actor: User, review: Review, value: int) -> int | None:
     """
     review = _lock_review(actor=actor, review=review)
     if review.author_id == actor.pk:
-        raise Conflict(OWN_REVIEW, "You cannot vote on your own review.")
+        raise Conflict(OWN_REVIEW, gettext("You cannot vote on your own review."))
     existing = ReviewVote.objects.select_for_update().filter(review=review, voter=actor).first()
     if existing is not None and existing.value == value:
         existing.delete()

@@ -4,6 +4,7 @@ the directory)."""
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -72,7 +73,7 @@ class ReviewViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
     def _own_review(self) -> Review:
         review = self.get_object()
         if review.author_id != self.request.user.pk:
-            raise PermissionDenied("Only the author can change this review.")
+            raise PermissionDenied(gettext("Only the author can change this review."))
         return review
 
     def partial_update(self, request: Request, pk: str) -> Response:

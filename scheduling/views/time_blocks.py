@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -31,7 +32,7 @@ def _doctor_for(request: Request, named: User | None) -> User:
     if request.user.role == User.Role.DOCTOR:
         return request.user
     if named is None:
-        raise ValidationError({"doctor": ["This field is required."]})
+        raise ValidationError({"doctor": [gettext("This field is required.")]})
     return named
 
 

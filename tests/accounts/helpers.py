@@ -41,6 +41,7 @@ USER_FIELDS = {
     "last_name",
     "phone",
     "role",
+    "language",
     "is_active",
     "suspended_at",
     "suspension_reason",
