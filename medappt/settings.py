@@ -339,6 +339,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300)
 }
 CELERY_TIMEZONE = "UTC"
+# Django's LOGGING stays in charge of the log lines, in workers too.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Every periodic job (docs/operations.md); each is also a manage.py command for cron.
 CELERY_BEAT_SCHEDULE = {
     "send-pending-emails": {"task": "core.tasks.send_pending_emails", "schedule": 60.0},

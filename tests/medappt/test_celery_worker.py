@@ -7,6 +7,7 @@ worker killed in the middle of a mail leaves the task to another worker, which s
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -66,12 +67,15 @@ def broker_mode(settings):
 
 @contextmanager
 def worker() -> Iterator[None]:
-    """A real worker in a thread of this process (its mails land in mail.outbox)."""
+    """A real worker in a thread of this process (its mails land in mail.outbox). Celery's
+    worker set-up raises the root logger's level; the later tests need it back."""
+    root_level = logging.root.level
     try:
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
             yield
     finally:
         connections.close_all()
+        logging.root.setLevel(root_level)
 
 
 def test_a_bookings_mails_are_sent_by_the_worker(broker_mode):
