@@ -20,15 +20,22 @@ from core.models import EmailMessage
 
 
 def mail_user(
-    user: User, *, template: str, context: dict[str, Any] | None = None, dedupe_key: str
+    user: User,
+    *,
+    template: str,
+    context: dict[str, Any] | None = None,
+    dedupe_key: str,
+    recipient: str | None = None,
 ) -> bool:
-    """Queue `template` to the user in their language, in the caller's transaction."""
+    """Queue `template` to the user in their language, in the caller's transaction; to
+    another of their addresses with `recipient` (an email change's new and old ones)."""
+    recipient = recipient or user.email
     message = mail_queue(
         template=template,
-        recipient=user.email,
+        recipient=recipient,
         user_id=user.pk,
         language=user.language,
-        context={"recipient_name": user.first_name or user.email, **(context or {})},
+        context={"recipient_name": user.first_name or recipient, **(context or {})},
         dedupe_key=dedupe_key,
     )
     return message is not None

@@ -55,7 +55,6 @@ from core.exceptions import (
 )
 from core.jobs import enqueue
 from core.locking import lock_users, service_transaction
-from core.mail import mail_queue
 from core.models import EmailMessage
 from core.response_cache import DIRECTORY, availability_scope, bump
 
@@ -795,12 +794,10 @@ def email_change_request(*, user: User, email: str, current_password: str) -> bo
         raise ValidationError({"email": [EMAIL_TAKEN]})
     audit_record(action="user.email_change_requested", target=user, actor=user)
     # The link (its signed token) is made when the mail is sent: email_change_context.
-    mail_queue(
+    mail_user(
+        user,
         template="email_change_confirm",
         recipient=email,
-        user_id=user.pk,
-        language=user.language,
-        context={"recipient_name": user.first_name or email},
         dedupe_key=f"email-change:{uuid.uuid4().hex}",
     )
     return True
@@ -849,12 +846,10 @@ def email_change_confirm(*, token: str) -> User:
         raise ValidationError({"email": [EMAIL_TAKEN]}) from error
     refresh_tokens_revoke(user=user)
     audit_record(action="user.email_changed", target=user, actor=user, data={"fields": ["email"]})
-    mail_queue(
+    mail_user(
+        user,
         template="email_changed_notice",
         recipient=old,
-        user_id=user.pk,
-        language=user.language,
-        context={"recipient_name": user.first_name or old},
         dedupe_key=f"email-changed:{uuid.uuid4().hex}",
     )
     return user
