@@ -64,6 +64,10 @@ class ActionPermissionsMixin:
             # Nothing to guard: dispatch answers 405 whoever asks (not a 401/403 role refusal).
             return []
         action = getattr(self, "action", None) or "metadata"
+        if action == "metadata":
+            # OPTIONS describes the endpoint (name, renderers, parsers), no data: anyone may
+            # ask, as anyone may read the schema.
+            return [AllowAny()]
         permission = self.permission_classes_by_action.get(action)
         if permission is None:
             permission = self.permission_classes_by_action.get("default", IsAdminRole)
