@@ -26,7 +26,6 @@ from tests.support.clients import client_for
 from tests.support.factories import (
     ConfirmedAppointmentFactory,
     DoctorFactory,
-    PatientFactory,
     TimeBlockFactory,
 )
 
