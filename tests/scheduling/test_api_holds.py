@@ -329,3 +329,16 @@ def test_expire_holds_closes_expired_open_holds_once(patient_client, other_patie
 def test_expire_holds_runs_every_minute(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["expire-holds"]
     assert entry == {"task": "scheduling.tasks.expire_holds", "schedule": 60.0}
+
+
+@pytest.mark.django_db
+def test_the_hold_list_takes_a_fixed_number_of_queries(
+    patient_client, django_assert_max_num_queries
+):
+    for _ in range(3):
+        hold(patient_client, TimeBlockFactory())
+
+    with django_assert_max_num_queries(3):  # the user, the count, the page
+        response = patient_client.get(HOLDS_URL)
+
+    assert response.json()["count"] == 3
