@@ -7,6 +7,7 @@ worker killed in the middle of a mail leaves the task to another worker, which s
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -67,10 +68,14 @@ def broker_mode(settings):
 @contextmanager
 def worker() -> Iterator[None]:
     """A real worker in a thread of this process (its mails land in mail.outbox)."""
+    # start_worker sets the root logger to its own level (ERROR) and leaves it there, which
+    # silenced every later test that reads a warning through caplog (the deadlock retries).
+    root_level = logging.root.level
     try:
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
             yield
     finally:
+        logging.root.setLevel(root_level)
         connections.close_all()
 
 
