@@ -22,6 +22,7 @@ audit app registers). The core part knows no app: views name how to rebuild thei
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import datetime
 import functools
@@ -35,7 +36,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -147,6 +148,13 @@ def request_hash(request: Request) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _own_transaction() -> contextlib.AbstractContextManager:
+    """Each step is one statement: in autocommit it commits on its own (no BEGIN/COMMIT round
+    trips); inside an enclosing transaction (tests, the admin) a savepoint keeps a failed
+    INSERT from breaking it."""
+    return transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+
+
 def _lease_until(now: datetime.datetime) -> datetime.datetime:
     return now + datetime.timedelta(seconds=settings.IDEMPOTENCY_LEASE_SECONDS)
 
@@ -154,7 +162,7 @@ def _lease_until(now: datetime.datetime) -> datetime.datetime:
 def _take_over(record: IdempotencyRecord, now: datetime.datetime) -> str | None:
     """A new lease on an expired one, by a conditional UPDATE on the token seen."""
     token = uuid.uuid4().hex
-    with transaction.atomic():
+    with _own_transaction():
         won = IdempotencyRecord.objects.filter(
             pk=record.pk, lease_token=record.lease_token, state=record.state
         ).update(lease_token=token, lease_until=_lease_until(now))
@@ -171,7 +179,7 @@ def claim(
         now = timezone.now()
         token = uuid.uuid4().hex
         try:
-            with transaction.atomic():
+            with _own_transaction():
                 record = IdempotencyRecord.objects.create(
                     user_id=user_id,
                     key=key,
@@ -205,7 +213,7 @@ def finish(claimed: Claim, response: Response) -> None:
     records = IdempotencyRecord.objects.filter(
         pk=claimed.record_id, lease_token=claimed.lease_token
     )
-    with transaction.atomic():
+    with _own_transaction():
         if response.status_code < 500:
             records.update(
                 state=State.COMPLETED,
