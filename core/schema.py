@@ -40,6 +40,18 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
         "Keys are kept IDEMPOTENCY_KEY_TTL_HOURS."
     ),
 )
+# A replay answers whatever the first request answered (below 500) and says so.
+IDEMPOTENT_REPLAYED_HEADER = OpenApiParameter(
+    name="Idempotent-Replayed",
+    location=OpenApiParameter.HEADER,
+    type=str,
+    enum=["true"],
+    response=["200", "201", "400", "404", "409"],
+    description=(
+        "Present on a replay: this is the stored answer of the first request with the same "
+        "Idempotency-Key (nothing ran again)."
+    ),
+)
 # 400 bodies are DRF field errors ({"field": ["message"]}) or {"detail": "..."}: any object.
 ValidationErrorSchema = OpenApiTypes.OBJECT
 
@@ -59,7 +71,7 @@ class AutoSchema(openapi.AutoSchema):
     def get_override_parameters(self):
         parameters = super().get_override_parameters()
         if self._is_idempotent():
-            parameters = [*parameters, IDEMPOTENCY_KEY_PARAMETER]
+            parameters = [*parameters, IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER]
         return parameters
 
     def _get_response_bodies(self, direction="response"):
