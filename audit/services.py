@@ -12,6 +12,7 @@ from audit import sealing
 from audit.models import AuditEvent
 from audit.selectors import chain_head
 from core.context import current_context
+from core.idempotency import note_viewed
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +110,7 @@ def audit_record_patient_views(*, patient_ids: Iterable[int], actor: Any = FROM_
     ctx = current_context()
     viewer_id = ctx.actor_id if actor is FROM_CONTEXT else getattr(actor, "pk", None)
     distinct = sorted({pid for pid in patient_ids if pid is not None and pid != viewer_id})
+    note_viewed(distinct)  # a keyed request's replay records them again (core/idempotency.py)
     if not distinct:
         return
     AuditEvent.objects.bulk_create(
@@ -124,6 +126,11 @@ def audit_record_patient_views(*, patient_ids: Iterable[int], actor: Any = FROM_
             for pid in distinct
         ]
     )
+
+
+def record_replayed_views(patient_ids: list[int]) -> None:
+    """A replayed answer (Idempotency-Key) showed these patients again: recorded as viewed."""
+    audit_record_patient_views(patient_ids=patient_ids)
 
 
 def field_history_bulk_created(instances: Iterable[models.Model], *, actor: Any = None) -> None:

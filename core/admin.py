@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponseRedirect
 
 from core.exceptions import Conflict
-from core.models import EmailMessage
+from core.models import EmailMessage, IdempotencyRecord
 
 
 def is_autocomplete_for(request: HttpRequest, model_name: str, field_name: str) -> bool:
@@ -102,6 +102,38 @@ class EmailMessageAdmin(admin.ModelAdmin):
         "sent_at",
         "last_error",
         "created_at",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(admin.ModelAdmin):
+    """Idempotency-Keys, read-only and without the stored answers (they show patient data)."""
+
+    list_display = ("id", "user_id", "key", "state", "response_status", "created_at")
+    list_filter = ("state",)
+    search_fields = ("key",)
+    ordering = ("-id",)
+    fields = (
+        "user_id",
+        "key",
+        "request_hash",
+        "state",
+        "lease_until",
+        "response_status",
+        "object_model",
+        "object_id",
+        "created_at",
+        "completed_at",
     )
     readonly_fields = fields
 

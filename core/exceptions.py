@@ -111,6 +111,15 @@ class Conflict(Exception):
         self.detail = detail
 
 
+class Unprocessable(Exception):
+    """A well-formed request that cannot be processed as sent (422 `{"detail", "code"}`)."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
 class RequestBodyTooLarge(Exception):
     """The request body is longer than the endpoint accepts (413)."""
 
@@ -153,7 +162,16 @@ def _detail_text(detail: Any) -> str:
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """Map domain and framework errors onto the JSON error contract."""
     if isinstance(exc, Conflict):
-        return Response({"detail": exc.detail, "code": exc.code}, status=status.HTTP_409_CONFLICT)
+        response = Response(
+            {"detail": exc.detail, "code": exc.code}, status=status.HTTP_409_CONFLICT
+        )
+        if exc.code == IDEMPOTENCY_IN_PROGRESS:
+            response["Retry-After"] = "1"  # the first request with the key is still running
+        return response
+    if isinstance(exc, Unprocessable):
+        return Response(
+            {"detail": exc.detail, "code": exc.code}, status=status.HTTP_422_UNPROCESSABLE_ENTITY
+        )
     if isinstance(exc, Unauthenticated):
         response = drf_exception_handler(exceptions.AuthenticationFailed(exc.detail), context)
         response["WWW-Authenticate"] = 'Bearer realm="api"'

@@ -13,13 +13,17 @@ each other in a cycle (PostgreSQL's "deadlock detected"); docs/architecture.md l
 2. appointments (several: by start, then id);
 3. time blocks. (A reschedule's old block is only referenced: nothing that locks a block
    waits for another row after it.)
+4. slot holds (the open hold of the block just locked);
+6. last, the idempotency record of a keyed request (one UPDATE: "applied", see below).
 
 `service_transaction` reruns a transaction once if PostgreSQL still aborts it with a
-deadlock or a serialization failure.
+deadlock or a serialization failure. The outermost service of a keyed request ends each
+attempt by marking its Idempotency-Key applied (core/idempotency.py), in that transaction.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import logging
 from collections.abc import Callable, Iterable
@@ -29,6 +33,8 @@ from django.contrib.auth import get_user_model
 from django.db import OperationalError, connection, transaction
 from psycopg import errors as pg_errors
 
+from core import idempotency
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser as User
 
@@ -36,6 +42,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger("medappt.transactions")
 Params = ParamSpec("Params")
 Result = TypeVar("Result")
+# How many service transactions enclose the running code: 0 outside any (the outermost
+# service marks a keyed request applied, whatever database transaction encloses it).
+_service_depth: contextvars.ContextVar[int] = contextvars.ContextVar(
+    "medappt_service_depth", default=0
+)
 
 
 def _aborted_by_lock_conflict(error: OperationalError) -> bool:
@@ -45,7 +56,22 @@ def _aborted_by_lock_conflict(error: OperationalError) -> bool:
 def service_transaction(service: Callable[Params, Result]) -> Callable[Params, Result]:
     """`transaction.atomic`; the outermost transaction runs once more if PostgreSQL aborted it
     for a deadlock or a serialization failure (nothing of it was kept, no mail was sent)."""
-    atomic_service = transaction.atomic(service)
+
+    def atomic_service(*args: Params.args, **kwargs: Params.kwargs) -> Result:
+        outermost = _service_depth.get() == 0
+        depth = _service_depth.set(_service_depth.get() + 1)
+        try:
+            with transaction.atomic():
+                result = service(*args, **kwargs)
+                if outermost:
+                    idempotency.mark_applied(result)  # step 6 of the lock order: last
+            return result
+        except BaseException:
+            if outermost:
+                idempotency.unmark_applied()  # rolled back with the effect
+            raise
+        finally:
+            _service_depth.reset(depth)
 
     @functools.wraps(service)
     def run(*args: Params.args, **kwargs: Params.kwargs) -> Result:

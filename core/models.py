@@ -1,9 +1,11 @@
-"""Rows that services of several apps write in their own transactions: the mail outbox."""
+"""Rows that services of several apps write in their own transactions: the mail outbox and
+the Idempotency-Key records."""
 
 from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
+from rest_framework.utils.encoders import JSONEncoder as DRFJSONEncoder
 
 
 class EmailMessage(models.Model):
@@ -50,3 +52,44 @@ class EmailMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.template} to user {self.user_id or '-'} ({self.status})"
+
+
+class IdempotencyRecord(models.Model):
+    """One Idempotency-Key of one user: the claim on a keyed write and, once done, its answer
+    (core/idempotency.py). Claimed, finished and purged in their own transactions; marked
+    applied in the transaction of the write itself (the last lock it takes)."""
+
+    class State(models.TextChoices):
+        IN_PROGRESS = "in_progress", "In progress"
+        APPLIED = "applied", "Applied"
+        COMPLETED = "completed", "Completed"
+
+    # A plain integer, not a foreign key: claiming a key locks no user row (lock order).
+    user_id = models.BigIntegerField()
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.IN_PROGRESS)
+    lease_token = models.CharField(max_length=32)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True, encoder=DRFJSONEncoder)
+    viewed_patient_ids = models.JSONField(default=list, blank=True)
+    # What the write created or changed ("scheduling.appointment", 42): a rebuild renders it.
+    object_model = models.CharField(max_length=100, blank=True)
+    object_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user_id", "key"], name="idempotency_user_key_unique"),
+            models.CheckConstraint(
+                condition=models.Q(state__in=["in_progress", "applied", "completed"]),
+                name="idempotency_state_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created_idx")]
+
+    def __str__(self) -> str:
+        return f"Idempotency-Key of user {self.user_id} ({self.state})"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular import openapi
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import inline_serializer
+from drf_spectacular.utils import OpenApiParameter, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
@@ -18,6 +18,40 @@ ConflictSerializer = inline_serializer(
         "code": serializers.ChoiceField(choices=sorted(exceptions.CONFLICT_CODES)),
     },
 )
+UnprocessableSerializer = inline_serializer(
+    name="Unprocessable",
+    fields={
+        "detail": serializers.CharField(),
+        "code": serializers.ChoiceField(choices=[exceptions.IDEMPOTENCY_KEY_REUSED]),
+    },
+)
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    name="Idempotency-Key",
+    location=OpenApiParameter.HEADER,
+    type=str,
+    required=False,
+    description=(
+        "1-255 printable ASCII characters (else 400), unique per user and request; mandatory "
+        "when the server sets IDEMPOTENCY_REQUIRED. A retry with the same key and body gets the "
+        "first answer again (its status, a 409 too, and its body) with the header "
+        "`Idempotent-Replayed: true`, and nothing runs twice; the same key with another body "
+        "is 422 idempotency_key_reused; while the first request still runs, a retry waits up "
+        "to IDEMPOTENCY_WAIT_SECONDS, then gets 409 idempotency_in_progress with Retry-After. "
+        "Keys are kept IDEMPOTENCY_KEY_TTL_HOURS."
+    ),
+)
+# A replay answers whatever the first request answered (below 500) and says so.
+IDEMPOTENT_REPLAYED_HEADER = OpenApiParameter(
+    name="Idempotent-Replayed",
+    location=OpenApiParameter.HEADER,
+    type=str,
+    enum=["true"],
+    response=["200", "201", "400", "404", "409"],
+    description=(
+        "Present on a replay: this is the stored answer of the first request with the same "
+        "Idempotency-Key (nothing ran again)."
+    ),
+)
 # 400 bodies are DRF field errors ({"field": ["message"]}) or {"detail": "..."}: any object.
 ValidationErrorSchema = OpenApiTypes.OBJECT
 
@@ -27,7 +61,18 @@ JSON = "application/json"
 
 
 class AutoSchema(openapi.AutoSchema):
-    """Adds 400/401/403/404/409/413/415/429 to every operation where they can occur."""
+    """Adds 400/401/403/404/409/413/415/422/429 to every operation where they can occur, and
+    the Idempotency-Key header to the operations that accept it."""
+
+    def _is_idempotent(self) -> bool:
+        handler = getattr(self.view, getattr(self.view, "action", None) or "", None)
+        return bool(getattr(handler, "idempotent", False))
+
+    def get_override_parameters(self):
+        parameters = super().get_override_parameters()
+        if self._is_idempotent():
+            parameters = [*parameters, IDEMPOTENCY_KEY_PARAMETER, IDEMPOTENT_REPLAYED_HEADER]
+        return parameters
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
@@ -61,4 +106,6 @@ class AutoSchema(openapi.AutoSchema):
             errors["415"] = ErrorSerializer
         if self.view.get_throttles():
             errors["429"] = ErrorSerializer
+        if self._is_idempotent():
+            errors["422"] = UnprocessableSerializer
         return errors

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core import mail
+from core import idempotency, mail
 from core.jobs import job
 
 
@@ -19,3 +19,10 @@ def send_pending_emails() -> None:
     """Every minute: retries whose backoff ended and claims whose worker died. Safe twice:
     each mail is claimed by a conditional update."""
     mail.mail_send_due()
+
+
+@job
+def purge_idempotency_keys() -> None:
+    """Hourly: forget Idempotency-Keys older than IDEMPOTENCY_KEY_TTL_HOURS. Safe twice: a
+    delete of what is already gone deletes nothing."""
+    idempotency.purge_expired_keys()

@@ -289,3 +289,9 @@ class UploadRateThrottle(UserRateThrottle):
         if request.method != "PUT":
             return None
         return super().get_cache_key(request, view)
+
+
+class HoldRateThrottle(UserRateThrottle):
+    """Slot holds made per user (THROTTLE_HOLD): each one hides a block from everyone."""
+
+    scope = "hold"

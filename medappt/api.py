@@ -7,6 +7,7 @@ from audit.views import AccessLogViewSet, AuditEventViewSet, FieldChangeViewSet
 from core.filters import ID_REGEX
 from scheduling.views.appointments import AppointmentViewSet
 from scheduling.views.directory import AvailabilityViewSet, DoctorReviewViewSet, DoctorViewSet
+from scheduling.views.holds import SlotHoldViewSet
 from scheduling.views.reviews import AppointmentReviewViewSet, ReviewViewSet
 from scheduling.views.time_blocks import TimeBlockViewSet
 
@@ -30,6 +31,7 @@ router.register(
     AppointmentReviewViewSet,
     basename="appointment-review",
 )
+router.register("holds", SlotHoldViewSet, basename="hold")
 router.register("reviews", ReviewViewSet, basename="review")
 router.register("audit/events", AuditEventViewSet, basename="audit-event")
 router.register("audit/changes", FieldChangeViewSet, basename="audit-change")

@@ -234,6 +234,7 @@ THROTTLE_PASSWORD_CHANGE = env.str("THROTTLE_PASSWORD_CHANGE", default="5/min")
 THROTTLE_BOOKING = env.str("THROTTLE_BOOKING", default="30/min")
 THROTTLE_SCHEMA = env.str("THROTTLE_SCHEMA", default="30/min")
 THROTTLE_UPLOAD = env.str("THROTTLE_UPLOAD", default="10/hour")
+THROTTLE_HOLD = env.str("THROTTLE_HOLD", default="20/min")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.JWTAuthentication"],
@@ -256,6 +257,7 @@ REST_FRAMEWORK = {
         "booking": THROTTLE_BOOKING,
         "schema": THROTTLE_SCHEMA,
         "upload": THROTTLE_UPLOAD,
+        "hold": THROTTLE_HOLD,
     },
     "DATETIME_FORMAT": "iso-8601",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -293,6 +295,15 @@ REMINDER_HOURS = env.int("REMINDER_HOURS", default=24)
 CLOSE_PAST_AFTER_HOURS = env.int("CLOSE_PAST_AFTER_HOURS", default=48)
 BOOKING_MIN_LEAD_MINUTES = env.int("BOOKING_MIN_LEAD_MINUTES", default=60)
 MAX_ACTIVE_APPOINTMENTS_PER_PATIENT = env.int("MAX_ACTIVE_APPOINTMENTS_PER_PATIENT", default=10)
+# Slot holds (docs/api-rules.md): how long a hold keeps a block, how many a patient may keep.
+HOLD_TTL_SECONDS = env.int("HOLD_TTL_SECONDS", default=300)
+HOLD_MAX_PER_PATIENT = env.int("HOLD_MAX_PER_PATIENT", default=3)
+# Idempotency-Key: mandatory on the keyed writes or not; how long a retry waits for the first
+# request, how long a claim's lease lasts, how long answers are kept for replay.
+IDEMPOTENCY_REQUIRED = env.bool("IDEMPOTENCY_REQUIRED", default=False)
+IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", default=10)
+IDEMPOTENCY_LEASE_SECONDS = env.int("IDEMPOTENCY_LEASE_SECONDS", default=60)
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 
 # ---------------------------------------------------------------------------
 # Email
@@ -350,6 +361,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "scheduling.tasks.close_past_appointments",
         "schedule": 3600.0,
     },
+    "expire-holds": {"task": "scheduling.tasks.expire_holds", "schedule": 60.0},
+    "purge-idempotency-keys": {"task": "core.tasks.purge_idempotency_keys", "schedule": 3600.0},
 }
 
 # ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from audit.admin import PatientReadsAuditedAdmin
 from core.admin import ServiceBackedAdmin, is_autocomplete_for, rule_message
 from core.exceptions import Conflict
 from scheduling import services
-from scheduling.models import ACTIVE_STATUSES, Appointment, Review, TimeBlock
+from scheduling.models import ACTIVE_STATUSES, Appointment, Review, SlotHold, TimeBlock
 
 # ---------------------------------------------------------------------------
 # Time blocks
@@ -468,3 +468,38 @@ class ReviewAdmin(PatientReadsAuditedAdmin, ServiceBackedAdmin, admin.ModelAdmin
     @admin.action(description="Unhide selected reviews", permissions=["change"])
     def unhide(self, request, queryset) -> None:
         self._moderate(request, queryset, services.review_unhide, "unhidden")
+
+
+@admin.register(SlotHold)
+class SlotHoldAdmin(PatientReadsAuditedAdmin, admin.ModelAdmin):
+    """Slot holds, read-only: who kept which block until when, and how each ended. Holds are
+    made and released through the API (services.slot_hold_*), never edited here."""
+
+    list_display = ("id", "time_block", "patient", "expires_at", "released_at", "converted_at")
+    list_filter = ("release_reason",)
+    list_select_related = ("time_block", "patient")
+    ordering = ("-id",)
+    fields = (
+        "time_block",
+        "doctor",
+        "patient",
+        "created_at",
+        "expires_at",
+        "released_at",
+        "release_reason",
+        "converted_at",
+        "appointment",
+    )
+    readonly_fields = fields
+
+    def patient_ids_shown(self, objs) -> list[int]:
+        return [hold.patient_id for hold in objs]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -20,7 +20,7 @@ from core.filters import (
     StrictBooleanFilter,
     TermsFilter,
 )
-from scheduling.models import Appointment, TimeBlock
+from scheduling.models import Appointment, SlotHold, TimeBlock
 from scheduling.selectors import (
     FEATURED_DEFAULT_LIMIT,
     FEATURED_MAX_LIMIT,
@@ -180,3 +180,11 @@ class AppointmentFilter(django_filters.FilterSet):
 
 TimeBlockFilter.base_filters.update(_start_range())
 AppointmentFilter.base_filters.update(_start_range())
+
+
+class SlotHoldFilter(django_filters.FilterSet):
+    patient = IdFilter(field_name="patient_id")
+
+    class Meta:
+        model = SlotHold
+        fields = ["patient"]

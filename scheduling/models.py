@@ -223,3 +223,71 @@ class ReviewVote(models.Model):
 
     def __str__(self) -> str:
         return f"Vote {self.value:+d} on review {self.review_id}"
+
+
+# What a slot hold is made of: open = neither released nor converted; live = open and unexpired.
+OPEN_HOLD = Q(released_at__isnull=True, converted_at__isnull=True)
+
+
+class SlotHold(models.Model):
+    """A patient keeps a block for HOLD_TTL_SECONDS while deciding; booking it converts the
+    hold. Expiry is by time: an expired open hold is closed (by the system) by the next write
+    that locks its block, or by the expire_holds job."""
+
+    class ReleaseReason(models.TextChoices):
+        RELEASED = "released", "Released"
+        EXPIRED = "expired", "Expired"
+
+    class Status(models.TextChoices):  # derived, never stored
+        LIVE = "live", "Live"
+        EXPIRED = "expired", "Expired"
+        RELEASED = "released", "Released"
+        CONVERTED = "converted", "Converted"
+
+    time_block = models.ForeignKey(TimeBlock, on_delete=models.PROTECT, related_name="holds")
+    doctor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    # Null for a hold the waitlist makes for an offer.
+    patient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="slot_holds",
+        db_index=False,
+    )
+    expires_at = models.DateTimeField()
+    released_at = models.DateTimeField(null=True, blank=True)
+    release_reason = models.CharField(
+        max_length=16, choices=ReleaseReason.choices, blank=True, default=""
+    )
+    converted_at = models.DateTimeField(null=True, blank=True)
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["time_block"], condition=OPEN_HOLD, name="slot_hold_one_open_per_block"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["patient", "created_at"], name="slot_hold_patient_idx"),
+            models.Index(fields=["expires_at"], condition=OPEN_HOLD, name="slot_hold_open_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Hold {self.pk} of block {self.time_block_id} until {self.expires_at:%H:%M:%S}Z"
+
+    def status_at(self, now) -> str:
+        if self.converted_at is not None:
+            return self.Status.CONVERTED
+        if self.released_at is not None:
+            if self.release_reason == self.ReleaseReason.EXPIRED:
+                return self.Status.EXPIRED
+            return self.Status.RELEASED
+        return self.Status.LIVE if self.expires_at > now else self.Status.EXPIRED

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.db.models import (
     Avg,
+    Case,
     Count,
     Exists,
     F,
@@ -19,19 +20,47 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Value,
+    When,
 )
 from django.db.models.functions import Coalesce, Lower
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import DoctorProfile, DoctorSpecialty, User
-from scheduling.models import ACTIVE_STATUSES, Appointment, Review, ReviewVote, TimeBlock
+from scheduling.models import (
+    ACTIVE_STATUSES,
+    OPEN_HOLD,
+    Appointment,
+    Review,
+    ReviewVote,
+    SlotHold,
+    TimeBlock,
+)
 
 STAFF_ROLES = (User.Role.STAFF, User.Role.ADMIN)
 
 
 def _has_active_appointment() -> Exists:
     return Exists(Appointment.objects.filter(time_block=OuterRef("pk"), status__in=ACTIVE_STATUSES))
+
+
+def live_hold_q(now: datetime.datetime | None = None) -> Q:
+    """A slot hold that still keeps its block: open (neither released nor converted), unexpired."""
+    return OPEN_HOLD & Q(expires_at__gt=now or timezone.now())
+
+
+def _has_live_hold() -> Exists:
+    return Exists(SlotHold.objects.filter(live_hold_q(), time_block=OuterRef("pk")))
+
+
+def time_block_list_bookable(*, start: datetime.datetime) -> QuerySet[TimeBlock]:
+    """The one "bookable" predicate of the public lists: unwithdrawn, starting at `start` or
+    later and not inside the lead time, no active appointment, no live hold (anyone's: the
+    lists are cached per URL, never per caller). The booking services check the same rules
+    one by one, each with its 409 code."""
+    return TimeBlock.objects.filter(
+        withdrawn_at__isnull=True, start__gte=max(start, booking_opens_at())
+    ).exclude(_has_active_appointment() | _has_live_hold())
 
 
 def time_block_list_visible_to(*, user: User) -> QuerySet[TimeBlock]:
@@ -58,13 +87,8 @@ def time_block_list_free(
 ) -> QuerySet[TimeBlock]:
     """Free, unwithdrawn blocks of a doctor starting in [start, end), not before the lead time."""
     return (
-        TimeBlock.objects.filter(
-            doctor_id=doctor_id,
-            withdrawn_at__isnull=True,
-            start__gte=max(start, booking_opens_at()),
-            start__lt=end,
-        )
-        .exclude(_has_active_appointment())
+        time_block_list_bookable(start=start)
+        .filter(doctor_id=doctor_id, start__lt=end)
         .order_by("start", "id")
     )
 
@@ -72,12 +96,38 @@ def time_block_list_free(
 def doctors_with_free_blocks(*, start: datetime.datetime, end: datetime.datetime) -> Exists:
     """An Exists() for the doctor directory: the doctor has a free block starting in range."""
     return Exists(
-        TimeBlock.objects.filter(
-            doctor_id=OuterRef("user_id"),
-            withdrawn_at__isnull=True,
-            start__gte=max(start, booking_opens_at()),
-            start__lt=end,
-        ).exclude(_has_active_appointment())
+        time_block_list_bookable(start=start).filter(doctor_id=OuterRef("user_id"), start__lt=end)
+    )
+
+
+# ---------------------------------------------------------------------------
+# Slot holds
+# ---------------------------------------------------------------------------
+HOLD_LIST_HOURS = 24
+
+
+def slot_hold_list_visible_to(*, user: User) -> QuerySet[SlotHold]:
+    """A patient's own holds; staff and admins see every hold; anyone else none."""
+    holds = SlotHold.objects.select_related("time_block")
+    role = getattr(user, "role", None)
+    if role in STAFF_ROLES:
+        return holds
+    if role == User.Role.PATIENT:
+        return holds.filter(patient=user)
+    return holds.none()
+
+
+def slot_hold_list_recent(holds: QuerySet[SlotHold]) -> QuerySet[SlotHold]:
+    """Of slot_hold_list_visible_to(): those made in the last 24 hours, live ones first, then
+    the newest."""
+    now = timezone.now()
+    since = now - datetime.timedelta(hours=HOLD_LIST_HOURS)
+    return (
+        holds.filter(created_at__gte=since)
+        .annotate(
+            not_live=Case(When(live_hold_q(now), then=Value(0)), default=Value(1)),
+        )
+        .order_by("not_live", "-created_at", "-id")
     )
 
 

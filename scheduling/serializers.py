@@ -12,7 +12,7 @@ from accounts.models import DoctorProfile, User, validate_timezone
 from accounts.selectors import doctor_specialties
 from accounts.serializers import photo_url
 from core.fields import FastModelSerializer, ModelSerializer, ObjectIdField, UTCDateTimeField
-from scheduling.models import Appointment, Review, TimeBlock
+from scheduling.models import Appointment, Review, SlotHold, TimeBlock
 from scheduling.services import MAX_BULK_DAYS
 
 
@@ -29,6 +29,15 @@ def _time_block_field() -> ObjectIdField:
     return ObjectIdField(
         queryset=TimeBlock.objects.all(),
         error_messages={"does_not_exist": gettext_lazy("Unknown time block.")},
+    )
+
+
+def _hold_field() -> ObjectIdField:
+    return ObjectIdField(
+        queryset=SlotHold.objects.all(),
+        required=False,
+        error_messages={"does_not_exist": "Unknown hold."},
+        help_text="The caller's live hold on the block, converted by this booking.",
     )
 
 
@@ -246,6 +255,7 @@ class TimeBlockBulkInputSerializer(serializers.Serializer):
 
 class AppointmentCreateInputSerializer(serializers.Serializer):
     time_block = _time_block_field()
+    hold = _hold_field()
     reason = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
     patient = ObjectIdField(
         queryset=User.objects.all(),
@@ -289,6 +299,43 @@ class CancelInputSerializer(serializers.Serializer):
 
 class RescheduleInputSerializer(serializers.Serializer):
     time_block = _time_block_field()
+    hold = _hold_field()
+
+
+# ---------------------------------------------------------------------------
+# Slot holds
+# ---------------------------------------------------------------------------
+class SlotHoldCreateInputSerializer(serializers.Serializer):
+    time_block = _time_block_field()
+    patient = ObjectIdField(
+        queryset=User.objects.all(),
+        required=False,
+        error_messages={"does_not_exist": "Unknown patient."},
+        help_text="Required for staff and admins.",
+    )
+
+    def __init__(self, *args, names_patient: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if names_patient:
+            self.fields["patient"].required = True
+        else:
+            del self.fields["patient"]  # a patient holds for themself
+
+
+class SlotHoldSerializer(serializers.ModelSerializer):
+    start = UTCDateTimeField(source="time_block.start", read_only=True)
+    end = UTCDateTimeField(source="time_block.end", read_only=True)
+    expires_at = UTCDateTimeField(read_only=True)
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SlotHold
+        fields = ["id", "time_block", "patient", "start", "end", "status", "expires_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=SlotHold.Status.choices))
+    def get_status(self, hold: SlotHold) -> str:
+        return hold.status_at(self.context.get("now") or timezone.now())
 
 
 # ---------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from scheduling.services.blocks import (
     time_block_update,
 )
 from scheduling.services.checks import MAX_BULK_DAYS, MAX_BULK_SLOTS
+from scheduling.services.holds import slot_hold_create, slot_hold_release, slot_holds_expire
 from scheduling.services.reviews import (
     review_create,
     review_delete,
@@ -58,6 +59,9 @@ __all__ = [
     "review_unhide",
     "review_update",
     "review_vote",
+    "slot_hold_create",
+    "slot_hold_release",
+    "slot_holds_expire",
     "time_block_bulk_create",
     "time_block_create",
     "time_block_delete",

@@ -34,8 +34,10 @@ from scheduling.models import (
     PATIENT_CANCELLABLE,
     Appointment,
     CancellationCode,
+    SlotHold,
     TimeBlock,
 )
+from scheduling.services import hold_rules
 from scheduling.services.checks import (
     conflict_from_integrity_error,
 )
@@ -105,9 +107,16 @@ def check_bookable_patient(patient: User) -> None:
 
 @service_transaction
 def appointment_book(
-    *, actor: User, patient: User, time_block: TimeBlock, reason: str = ""
+    *,
+    actor: User,
+    patient: User,
+    time_block: TimeBlock,
+    reason: str = "",
+    hold: SlotHold | None = None,
 ) -> Appointment:
-    """Book a free, future block for a patient: a pending appointment."""
+    """Book a free, future block for a patient: a pending appointment. The patient's live
+    hold on the block (named or not) converts; another patient's is 409 slot_held."""
+    hold_rules.check_named_hold(hold=hold, patient_id=patient.pk, block_id=time_block.pk)
     # The patient's row, exclusively, holds the active-appointment cap under concurrency;
     # the doctor's, shared, keeps a deactivation or suspension from passing the checks.
     # A block's doctor never changes, so the (maybe stale) block names the right one.
@@ -117,6 +126,7 @@ def appointment_book(
     block = _lock_block_for_booking(time_block)
     now = timezone.now()
     _check_bookable(block, now=now)
+    held = hold_rules.hold_for_booking(block=block, patient_id=patient.pk, named=hold, now=now)
     _check_patient_free(patient=patient, start=block.start, end=block.end)
     try:
         with transaction.atomic():
@@ -130,12 +140,11 @@ def appointment_book(
             )
     except IntegrityError as error:
         raise conflict_from_integrity_error(error, SLOT_TAKEN) from error
-    audit_record(
-        action="appointment.booked",
-        target=appointment,
-        actor=actor,
-        data={"patient": patient.pk, "doctor": block.doctor_id, "time_block": block.pk},
-    )
+    data = {"patient": patient.pk, "doctor": block.doctor_id, "time_block": block.pk}
+    if held is not None:
+        hold_rules.hold_convert(hold=held, appointment=appointment, now=now)
+        data["hold"] = held.pk
+    audit_record(action="appointment.booked", target=appointment, actor=actor, data=data)
     notifications.notify_booked(appointment)
     return appointment
 
@@ -307,7 +316,11 @@ def appointment_no_show(*, actor: User, appointment: Appointment) -> Appointment
 
 @service_transaction
 def appointment_reschedule(
-    *, actor: User, appointment: Appointment, time_block: TimeBlock
+    *,
+    actor: User,
+    appointment: Appointment,
+    time_block: TimeBlock,
+    hold: SlotHold | None = None,
 ) -> Appointment:
     """Move an active appointment to another free block of the same doctor, atomically.
 
@@ -318,6 +331,9 @@ def appointment_reschedule(
     # An appointment's doctor never changes, so this needs no lock.
     if time_block.doctor_id != appointment.doctor_id:
         raise ValidationError({"time_block": [gettext("Choose a block of the same doctor.")]})
+    hold_rules.check_named_hold(
+        hold=hold, patient_id=appointment.patient_id, block_id=time_block.pk
+    )
     # Nor does its patient, so the (maybe stale) appointment names the rows to lock first;
     # the patient's exclusively, as in booking: one write at a time meets the overlap rule.
     lock_users(exclusive=[appointment.patient_id], shared=[appointment.doctor_id, actor_id(actor)])
@@ -329,6 +345,9 @@ def appointment_reschedule(
         raise Conflict(SLOT_TAKEN, gettext("The appointment is already in this block."))
     block = _lock_block_for_booking(time_block)
     _check_bookable(block, now=now)
+    held = hold_rules.hold_for_booking(
+        block=block, patient_id=appointment.patient_id, named=hold, now=now
+    )
     _check_patient_free(
         patient=appointment.patient,
         start=block.start,
@@ -359,12 +378,11 @@ def appointment_reschedule(
             )
     except IntegrityError as error:
         raise conflict_from_integrity_error(error, SLOT_TAKEN) from error
-    audit_record(
-        action="appointment.rescheduled",
-        target=appointment,
-        actor=actor,
-        data={"from_time_block": old_block_id, "to_time_block": block.pk},
-    )
+    data = {"from_time_block": old_block_id, "to_time_block": block.pk}
+    if held is not None:
+        hold_rules.hold_convert(hold=held, appointment=appointment, now=now)
+        data["hold"] = held.pk
+    audit_record(action="appointment.rescheduled", target=appointment, actor=actor, data=data)
     notifications.notify_rescheduled(appointment)
     return appointment
 

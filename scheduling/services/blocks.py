@@ -24,6 +24,7 @@ from core.exceptions import (
 from core.locking import actor_id, lock_users, service_transaction
 from core.response_cache import ANY_AVAILABILITY, availability_scope, bump
 from scheduling.models import ACTIVE_STATUSES, TimeBlock
+from scheduling.services import hold_rules
 from scheduling.services.checks import (
     MAX_BULK_DAYS,
     MAX_BULK_SLOTS,
@@ -233,6 +234,7 @@ def time_block_update(
         raise Conflict(BLOCK_IN_PAST, gettext("Past blocks cannot be changed."))
     if block.withdrawn_at is not None:
         raise Conflict(BLOCK_WITHDRAWN, gettext("This block has been withdrawn."))
+    hold_rules.check_not_held(block, now=timezone.now())
     if block_was_used(block):
         raise Conflict(
             BLOCK_HAS_APPOINTMENT, gettext("This block has appointments and cannot change.")
@@ -273,6 +275,7 @@ def time_block_delete(*, actor: User, block: TimeBlock) -> str:
         raise Conflict(BLOCK_IN_PAST, gettext("Past blocks cannot be removed."))
     if block.withdrawn_at is not None:  # a concurrent request withdrew it first
         raise Conflict(BLOCK_WITHDRAWN, gettext("This block has been withdrawn."))
+    hold_rules.check_not_held(block, now=timezone.now())
     if block.appointments.filter(status__in=ACTIVE_STATUSES).exists():
         raise Conflict(BLOCK_HAS_APPOINTMENT, gettext("Cancel or move the appointment first."))
     if block_was_used(block):

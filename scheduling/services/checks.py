@@ -17,7 +17,7 @@ from core.exceptions import (
     SLOT_TAKEN,
     Conflict,
 )
-from scheduling.models import Appointment, TimeBlock
+from scheduling.models import Appointment, SlotHold, TimeBlock
 
 MIN_BLOCK = datetime.timedelta(minutes=5)
 MAX_BLOCK = datetime.timedelta(hours=12)
@@ -48,7 +48,10 @@ def overlapping_blocks(*, doctor_id: int, start, end, exclude_id: int | None = N
 
 
 def block_was_used(block: TimeBlock) -> bool:
-    return Appointment.objects.filter(Q(time_block=block) | Q(rescheduled_from=block)).exists()
+    """An appointment or a slot hold (live or not) ever named it: it is withdrawn, never
+    deleted or moved (the rows keep pointing at it)."""
+    used = Appointment.objects.filter(Q(time_block=block) | Q(rescheduled_from=block)).exists()
+    return used or SlotHold.objects.filter(time_block=block).exists()
 
 
 def conflict_from_integrity_error(error: IntegrityError, default: str) -> Conflict:

@@ -11,6 +11,8 @@ from rest_framework.response import Response
 from accounts.models import User
 from audit.services import audit_record_patient_views
 from core.filters import ID_REGEX
+from core.idempotency import idempotent
+from core.models import IdempotencyRecord
 from core.ordering import MappedOrderingFilter
 from core.permissions import (
     ActionPermissionsMixin,
@@ -99,6 +101,11 @@ class AppointmentViewSet(
         audit_record_patient_views(patient_ids=[appointment.patient_id])
         return Response(self.get_serializer(appointment).data)
 
+    def idempotency_rebuild(self, request: Request, record: IdempotencyRecord) -> Response:
+        """The appointment a keyed request changed before it died, as it is now."""
+        return self._respond(Appointment(pk=record.object_id), record.response_status)
+
+    @idempotent(success_status=status.HTTP_201_CREATED)
     def create(self, request: Request) -> Response:
         names_patient = request.user.role in STAFF_ROLES
         data = valid_input(AppointmentCreateInputSerializer, request, names_patient=names_patient)
@@ -107,6 +114,7 @@ class AppointmentViewSet(
             patient=data["patient"] if names_patient else request.user,
             time_block=data["time_block"],
             reason=data["reason"],
+            hold=data.get("hold"),
         )
         return self._respond(appointment, status.HTTP_201_CREATED)
 
@@ -120,6 +128,7 @@ class AppointmentViewSet(
 
     @extend_schema(request=None, responses={200: AppointmentSerializer})
     @action(detail=True, methods=["post"])
+    @idempotent()
     def confirm(self, request: Request, pk: str) -> Response:
         appointment = services.appointment_confirm(
             actor=request.user, appointment=self.get_object()
@@ -128,6 +137,7 @@ class AppointmentViewSet(
 
     @extend_schema(request=CancelInputSerializer, responses={200: AppointmentSerializer})
     @action(detail=True, methods=["post"])
+    @idempotent()
     def cancel(self, request: Request, pk: str) -> Response:
         appointment = self.get_object()
         data = valid_input(
@@ -143,6 +153,7 @@ class AppointmentViewSet(
 
     @extend_schema(request=None, responses={200: AppointmentSerializer})
     @action(detail=True, methods=["post"])
+    @idempotent()
     def complete(self, request: Request, pk: str) -> Response:
         appointment = services.appointment_complete(
             actor=request.user, appointment=self.get_object()
@@ -151,6 +162,7 @@ class AppointmentViewSet(
 
     @extend_schema(request=None, responses={200: AppointmentSerializer})
     @action(detail=True, methods=["post"], url_path="no-show")
+    @idempotent()
     def no_show(self, request: Request, pk: str) -> Response:
         appointment = services.appointment_no_show(
             actor=request.user, appointment=self.get_object()
@@ -159,10 +171,14 @@ class AppointmentViewSet(
 
     @extend_schema(request=RescheduleInputSerializer, responses={200: AppointmentSerializer})
     @action(detail=True, methods=["post"])
+    @idempotent()
     def reschedule(self, request: Request, pk: str) -> Response:
         appointment = self.get_object()
         data = valid_input(RescheduleInputSerializer, request)
         appointment = services.appointment_reschedule(
-            actor=request.user, appointment=appointment, time_block=data["time_block"]
+            actor=request.user,
+            appointment=appointment,
+            time_block=data["time_block"],
+            hold=data.get("hold"),
         )
         return self._respond(appointment)
