@@ -293,6 +293,8 @@ REMINDER_HOURS = env.int("REMINDER_HOURS", default=24)
 CLOSE_PAST_AFTER_HOURS = env.int("CLOSE_PAST_AFTER_HOURS", default=48)
 BOOKING_MIN_LEAD_MINUTES = env.int("BOOKING_MIN_LEAD_MINUTES", default=60)
 MAX_ACTIVE_APPOINTMENTS_PER_PATIENT = env.int("MAX_ACTIVE_APPOINTMENTS_PER_PATIENT", default=10)
+# Check-in opens this long before the start and stays open to the end of its day (TIME_ZONE).
+CHECKIN_OPENS_MINUTES = env.int("CHECKIN_OPENS_MINUTES", default=120)
 
 # ---------------------------------------------------------------------------
 # Email
