@@ -84,6 +84,13 @@ class DayVisit:
     def stage_label(self) -> str:
         return STAGE_LABELS[self.stage]
 
+    @property
+    def next_action(self) -> str | None:
+        """The desk's next step for this visit, if any (the services decide whether it may)."""
+        if self.appointment.status == Status.CONFIRMED:
+            return "check-in"
+        return {WAITING: "start-visit", IN_VISIT: "complete"}.get(self.stage)
+
 
 @dataclass
 class DoctorDay:
