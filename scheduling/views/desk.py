@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from accounts.models import User
 from audit.services import audit_record_patient_views
 from core.permissions import ActionPermissionsMixin, IsAdminRole, IsDoctor, IsStaffRole
+from core.schema import AutoSchema
 from scheduling.day import clinic_day, clinic_today
 from scheduling.desk_serializers import (
     DayQueryInputSerializer,
@@ -40,8 +41,17 @@ def _doctor_scope(request: Request, named: int | None) -> int | None:
     return user.pk
 
 
+class ReportSchema(AutoSchema):
+    """One object per request (not a page), though the route is a viewset's `list`."""
+
+    def _is_list_view(self, serializer=None) -> bool:
+        return False
+
+
 class DayViewSet(ActionPermissionsMixin, viewsets.ViewSet):
     """One clinic day: each doctor's free blocks and appointments, with arrival and waits."""
+
+    schema = ReportSchema()
 
     permission_classes_by_action = {"list": IsDoctor | IsStaffRole | IsAdminRole}
 
@@ -105,6 +115,8 @@ def _day_body(day) -> dict:
 
 class AppointmentStatsViewSet(ActionPermissionsMixin, viewsets.ViewSet):
     """Attendance statistics of appointments that have started, per group."""
+
+    schema = ReportSchema()
 
     permission_classes_by_action = {"list": IsDoctor | IsStaffRole | IsAdminRole}
 
