@@ -18,6 +18,8 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
@@ -39,9 +41,17 @@ VISIT_ROLES = (User.Role.ADMIN,)
 
 # action in the URL -> (service, who may, success message)
 DESK_ACTIONS = {
-    "check-in": (services.appointment_check_in, DESK_ROLES, "{name} checked in."),
-    "start-visit": (services.appointment_start_visit, VISIT_ROLES, "Visit of {name} started."),
-    "complete": (services.appointment_complete, VISIT_ROLES, "Visit of {name} completed."),
+    "check-in": (services.appointment_check_in, DESK_ROLES, gettext_lazy("%(name)s checked in.")),
+    "start-visit": (
+        services.appointment_start_visit,
+        VISIT_ROLES,
+        gettext_lazy("Visit of %(name)s started."),
+    ),
+    "complete": (
+        services.appointment_complete,
+        VISIT_ROLES,
+        gettext_lazy("Visit of %(name)s completed."),
+    ),
 }
 
 
@@ -81,7 +91,7 @@ def action_view(request: HttpRequest, site, pk: int, action: str) -> HttpRespons
     """Check in, start or complete a visit through its service; a refusal is a message."""
     service, roles, done = DESK_ACTIONS[action]
     if request.user.role not in roles or not may_view_desk(request.user):
-        messages.error(request, "You may not do this here.")
+        messages.error(request, _("You may not do this here."))
         return HttpResponseRedirect(reverse("admin:index"))
     appointment = get_object_or_404(Appointment.objects.select_related("patient"), pk=pk)
     try:
@@ -91,7 +101,7 @@ def action_view(request: HttpRequest, site, pk: int, action: str) -> HttpRespons
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, done.format(name=appointment.patient.get_full_name()))
+        messages.success(request, done % {"name": appointment.patient.get_full_name()})
     return HttpResponseRedirect(reverse("admin:index"))
 
 
@@ -179,7 +189,7 @@ def stats_view(request: HttpRequest, site) -> HttpResponse:
     ).date()
     context = {
         **site.each_context(request),
-        "title": "Attendance statistics",
+        "title": _("Attendance statistics"),
         "groups": groups,
         "group_by": params["group_by"],
         "group_by_choices": GROUP_BY,

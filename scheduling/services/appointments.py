@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from audit.services import audit_record
@@ -41,7 +42,9 @@ from scheduling.services.checks import (
 
 Status = Appointment.Status
 Code = CancellationCode
-ARRIVED_CANCEL_NEEDS_REASON = "A reason is required to cancel a visit the patient has arrived for."
+ARRIVED_CANCEL_NEEDS_REASON = gettext_lazy(
+    "A reason is required to cancel a visit the patient has arrived for."
+)
 
 
 # ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import datetime
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from audit.services import audit_record
@@ -44,8 +45,11 @@ def appointment_check_in(*, actor: User, appointment: Appointment) -> Appointmen
     if not opens <= now < closes:
         raise Conflict(
             CHECKIN_NOT_OPEN,
-            f"Check-in opens {settings.CHECKIN_OPENS_MINUTES} minutes before the start "
-            "and closes at the end of that day.",
+            _(
+                "Check-in opens %(minutes)d minutes before the start and closes at the end "
+                "of that day."
+            )
+            % {"minutes": settings.CHECKIN_OPENS_MINUTES},
         )
     appointment.status = Status.ARRIVED
     appointment.arrived_at = now
@@ -62,7 +66,7 @@ def appointment_start_visit(*, actor: User, appointment: Appointment) -> Appoint
     appointment = _lock_appointment(appointment)
     _require_status(appointment, Status.ARRIVED)
     if appointment.seen_at is not None:
-        raise Conflict(ILLEGAL_TRANSITION, "The visit has already started.")
+        raise Conflict(ILLEGAL_TRANSITION, _("The visit has already started."))
     appointment.seen_at = timezone.now()
     appointment.save(update_fields=["seen_at", "updated_at"])
     audit_record(action="appointment.visit_started", target=appointment, actor=actor)

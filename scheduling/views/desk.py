@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, viewsets
 from rest_framework.request import Request
@@ -22,7 +23,7 @@ from scheduling.desk_serializers import (
 )
 from scheduling.stats import appointment_stats
 
-NOT_YOUR_DOCTOR = "Doctors see only their own day and statistics."
+NOT_YOUR_DOCTOR = gettext_lazy("Doctors see only their own day and statistics.")
 
 
 def _query(serializer_class, request: Request) -> dict:
