@@ -13,6 +13,7 @@ import pytest
 from django.core import mail
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from psycopg import errors as pg_errors
 
 from accounts.services import user_deactivate
@@ -103,6 +104,29 @@ def test_a_transition_locks_its_actor_then_the_appointment(transition):
 
     assert first_locks(queries) == [
         (USER, doctor.pk, "KEY SHARE"),
+        (APPOINTMENT, appointment.pk, "UPDATE"),
+    ]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+@pytest.mark.parametrize("transition", ["check_in", "start_visit"])
+def test_desk_transitions_lock_their_actor_then_the_appointment(transition):
+    start = timezone.now() + datetime.timedelta(hours=1)  # check-in is open
+    status = (
+        Appointment.Status.CONFIRMED if transition == "check_in" else Appointment.Status.ARRIVED
+    )
+    appointment = ConfirmedAppointmentFactory(
+        status=status, time_block=TimeBlockFactory(start=start)
+    )
+    staff = AdminFactory()
+    service = getattr(services, f"appointment_{transition}")
+
+    with CaptureQueriesContext(connection) as queries:
+        service(actor=staff, appointment=appointment)
+
+    assert first_locks(queries) == [
+        (USER, staff.pk, "KEY SHARE"),
         (APPOINTMENT, appointment.pk, "UPDATE"),
     ]
 
