@@ -7,6 +7,7 @@ driven by an OperationalError raised the way Django wraps psycopg's (both backen
 from __future__ import annotations
 
 import datetime
+import logging
 import re
 
 import pytest
@@ -192,6 +193,9 @@ def audit_failing(monkeypatch, *, times: int, cause: type[Exception]) -> list[st
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("cause", [pg_errors.DeadlockDetected, pg_errors.SerializationFailure])
 def test_an_aborted_booking_runs_once_more_and_books_once(monkeypatch, caplog, cause):
+    # A Celery test worker earlier in the session (tests/medappt/test_celery_worker.py) leaves
+    # the root logger at ERROR: ask for the warning explicitly.
+    caplog.set_level(logging.WARNING, logger="medappt.transactions")
     patient, block = PatientFactory(), TimeBlockFactory()
     calls = audit_failing(monkeypatch, times=1, cause=cause)
 
