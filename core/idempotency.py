@@ -38,6 +38,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -61,7 +62,8 @@ class KeyReused(Unprocessable):
 
     def __init__(self) -> None:
         super().__init__(
-            IDEMPOTENCY_KEY_REUSED, "This Idempotency-Key was already used with another request."
+            IDEMPOTENCY_KEY_REUSED,
+            gettext("This Idempotency-Key was already used with another request."),
         )
 
 
@@ -70,7 +72,8 @@ class InProgress(Conflict):
 
     def __init__(self) -> None:
         super().__init__(
-            IDEMPOTENCY_IN_PROGRESS, "A request with this Idempotency-Key is still in progress."
+            IDEMPOTENCY_IN_PROGRESS,
+            gettext("A request with this Idempotency-Key is still in progress."),
         )
 
 
@@ -131,10 +134,17 @@ def check_key(key: str | None) -> None:
     """1-255 printable ASCII characters; mandatory when IDEMPOTENCY_REQUIRED (400 otherwise)."""
     if key is None:
         if settings.IDEMPOTENCY_REQUIRED:
-            raise ValidationError({HEADER: ["This header is required."]})
+            raise ValidationError({HEADER: [gettext("This header is required.")]})
         return
     if not 1 <= len(key) <= MAX_KEY_LENGTH or not all(" " <= c <= "~" for c in key):
-        raise ValidationError({HEADER: [f"Use 1 to {MAX_KEY_LENGTH} printable ASCII characters."]})
+        raise ValidationError(
+            {
+                HEADER: [
+                    gettext("Use 1 to %(max)d printable ASCII characters.")
+                    % {"max": MAX_KEY_LENGTH}
+                ]
+            }
+        )
 
 
 def request_hash(request: Request) -> str:

@@ -7,10 +7,12 @@ import math
 from django.contrib import admin
 from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.http import HttpResponse
+from django.urls import path, re_path
 
 from accounts.services import auth_admin_login_failed, password_changed_in_admin
 from audit.services import audit_record_patient_views
 from core.throttles import LoginAttempt, LoginRateThrottle
+from scheduling import admin_desk
 from scheduling.selectors import front_desk_summary
 
 
@@ -64,15 +66,41 @@ class ClinicAdminSite(admin.AdminSite):
             auth_admin_login_failed(email=email)
         return response
 
+    def get_urls(self):
+        desk = [
+            path(
+                "desk/board/",
+                self.admin_view(lambda r: admin_desk.board_view(r, self)),
+                name="desk_board",
+            ),
+            path(
+                "desk/stats/",
+                self.admin_view(lambda r: admin_desk.stats_view(r, self)),
+                name="desk_stats",
+            ),
+            re_path(
+                r"^desk/(?P<pk>[0-9]{1,18})/(?P<action>check-in|start-visit|complete)/$",
+                self.admin_view(
+                    lambda r, pk, action: admin_desk.action_view(r, self, int(pk), action)
+                ),
+                name="desk_action",
+            ),
+        ]
+        return desk + super().get_urls()
+
     def index(self, request, extra_context=None):
         context = dict(extra_context or {})
+        context.update(admin_desk.home_context(request))
         if request.user.has_perm("scheduling.view_appointment"):
             summary = context["front_desk"] = front_desk_summary()
             # The page names patients (today per doctor, pending soon): each is a record read.
             shown = [a for day in summary["doctors_today"] for a in day.appointments]
             shown += summary["pending_soon"]
+            board = context.get("desk_board")
             audit_record_patient_views(
-                patient_ids=[a.patient_id for a in shown], actor=request.user
+                patient_ids=[a.patient_id for a in shown]
+                + (board["day"].patient_ids if board else []),
+                actor=request.user,
             )
         return super().index(request, context)
 

@@ -6,6 +6,7 @@ from accounts.views import AuthViewSet, UserPhotoViewSet, UserViewSet
 from audit.views import AccessLogViewSet, AuditEventViewSet, FieldChangeViewSet
 from core.filters import ID_REGEX
 from scheduling.views.appointments import AppointmentViewSet
+from scheduling.views.desk import AppointmentStatsViewSet, DayViewSet
 from scheduling.views.directory import AvailabilityViewSet, DoctorReviewViewSet, DoctorViewSet
 from scheduling.views.holds import SlotHoldViewSet
 from scheduling.views.reviews import AppointmentReviewViewSet, ReviewViewSet
@@ -33,6 +34,8 @@ router.register(
 )
 router.register("holds", SlotHoldViewSet, basename="hold")
 router.register("reviews", ReviewViewSet, basename="review")
+router.register("day", DayViewSet, basename="day")
+router.register("stats/appointments", AppointmentStatsViewSet, basename="appointment-stats")
 router.register("audit/events", AuditEventViewSet, basename="audit-event")
 router.register("audit/changes", FieldChangeViewSet, basename="audit-change")
 

@@ -306,6 +306,9 @@ class AppointmentAdmin(PatientReadsAuditedAdmin, ServiceBackedAdmin, admin.Model
         "cancelled_at",
         "completed_at",
         "reminder_sent_at",
+        "arrived_at",
+        "seen_at",
+        "checked_in_by",
     ]
 
     def get_form(self, request, obj=None, change=False, **kwargs):

@@ -254,12 +254,12 @@ def appointment_reminders_due(*, now: datetime.datetime | None = None) -> list[i
 
 
 def appointment_list_to_close(*, now: datetime.datetime | None = None) -> QuerySet[Appointment]:
-    """Active appointments that started more than CLOSE_PAST_AFTER_HOURS ago."""
+    """Active appointments (arrived included) that started more than CLOSE_PAST_AFTER_HOURS ago."""
     now = now or timezone.now()
     cutoff = now - datetime.timedelta(hours=settings.CLOSE_PAST_AFTER_HOURS)
-    return Appointment.objects.filter(
-        status__in=(Appointment.Status.PENDING, Appointment.Status.CONFIRMED), start__lt=cutoff
-    ).order_by("start", "id")
+    return Appointment.objects.filter(status__in=ACTIVE_STATUSES, start__lt=cutoff).order_by(
+        "start", "id"
+    )
 
 
 # ---------------------------------------------------------------------------

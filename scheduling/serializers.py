@@ -180,6 +180,9 @@ class AppointmentSerializer(FastModelSerializer):
             "confirmed_at",
             "cancelled_at",
             "completed_at",
+            "arrived_at",
+            "seen_at",
+            "checked_in_by",
         ]
         read_only_fields = fields
 

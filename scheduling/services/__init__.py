@@ -29,6 +29,7 @@ from scheduling.services.blocks import (
     time_block_update,
 )
 from scheduling.services.checks import MAX_BULK_DAYS, MAX_BULK_SLOTS
+from scheduling.services.desk import appointment_check_in, appointment_start_visit
 from scheduling.services.holds import slot_hold_create, slot_hold_release, slot_holds_expire
 from scheduling.services.reviews import (
     review_create,
@@ -45,10 +46,12 @@ __all__ = [
     "BulkResult",
     "appointment_book",
     "appointment_cancel",
+    "appointment_check_in",
     "appointment_complete",
     "appointment_confirm",
     "appointment_no_show",
     "appointment_reschedule",
+    "appointment_start_visit",
     "appointment_update",
     "appointment_writable_fields",
     "appointments_cancel_for_deactivated",

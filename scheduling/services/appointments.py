@@ -44,6 +44,9 @@ from scheduling.services.checks import (
 
 Status = Appointment.Status
 Code = CancellationCode
+ARRIVED_CANCEL_NEEDS_REASON = gettext_lazy(
+    "A reason is required to cancel a visit the patient has arrived for."
+)
 
 
 # ---------------------------------------------------------------------------
@@ -251,6 +254,9 @@ def appointment_cancel(
         appointment.doctor_id,
     )
     _require_status(appointment, *(PATIENT_CANCELLABLE if by_participant else CLINIC_CANCELLABLE))
+    if appointment.status == Status.ARRIVED and not reason.strip():
+        # Sending away a patient who is in the waiting room is recorded with why.
+        raise ValidationError({"reason": [ARRIVED_CANCEL_NEEDS_REASON]})
     now = timezone.now()
     _check_patient_notice(actor, appointment, now=now, action="cancel")
     appointment.cancellation_code = _cancellation_code(actor, appointment, code)
@@ -278,10 +284,17 @@ def appointment_cancel(
     return appointment
 
 
-def _finish(*, actor: User | None, appointment: Appointment, status: str, action: str):
+def _finish(
+    *,
+    actor: User | None,
+    appointment: Appointment,
+    status: str,
+    action: str,
+    allowed: tuple[str, ...] = (Status.CONFIRMED,),
+):
     lock_users(shared=[actor_id(actor)])
     appointment = _lock_appointment(appointment)
-    _require_status(appointment, Status.CONFIRMED)
+    _require_status(appointment, *allowed)
     now = timezone.now()
     if appointment.start > now:
         raise Conflict(NOT_STARTED, gettext("The appointment has not started yet."))
@@ -297,12 +310,13 @@ def _finish(*, actor: User | None, appointment: Appointment, status: str, action
 
 @service_transaction
 def appointment_complete(*, actor: User | None, appointment: Appointment) -> Appointment:
-    """confirmed → completed, once the start has passed."""
+    """confirmed or arrived → completed, once the start has passed."""
     return _finish(
         actor=actor,
         appointment=appointment,
         status=Status.COMPLETED,
         action="appointment.completed",
+        allowed=(Status.CONFIRMED, Status.ARRIVED),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 from accounts.models import User
 from audit.services import audit_record
@@ -49,7 +50,7 @@ def live_hold_on(block: TimeBlock, *, now: datetime.datetime) -> SlotHold | None
 def check_not_held(block: TimeBlock, *, now: datetime.datetime) -> None:
     """Block PATCH and DELETE: a live hold keeps the block as it is (409 slot_held)."""
     if live_hold_on(block, now=now) is not None:
-        raise Conflict(SLOT_HELD, "This time block is held by a patient.")
+        raise Conflict(SLOT_HELD, gettext("This time block is held by a patient."))
 
 
 def hold_for_booking(
@@ -60,9 +61,9 @@ def hold_for_booking(
     hold_expired. (A named hold of another patient or block was refused before: 400.)"""
     live = live_hold_on(block, now=now)
     if live is not None and live.patient_id != patient_id:
-        raise Conflict(SLOT_HELD, "This time block is held by another patient.")
+        raise Conflict(SLOT_HELD, gettext("This time block is held by another patient."))
     if named is not None and (live is None or live.pk != named.pk):
-        raise Conflict(HOLD_EXPIRED, "This hold has expired or was released.")
+        raise Conflict(HOLD_EXPIRED, gettext("This hold has expired or was released."))
     return live
 
 
@@ -75,4 +76,4 @@ def hold_convert(*, hold: SlotHold, appointment: Appointment, now: datetime.date
 def check_named_hold(*, hold: SlotHold | None, patient_id: int, block_id: int) -> None:
     """A named hold must be the patient's own, on the block booked (400 otherwise)."""
     if hold is not None and (hold.patient_id != patient_id or hold.time_block_id != block_id):
-        raise ValidationError({"hold": ["This hold is not yours for this time block."]})
+        raise ValidationError({"hold": [gettext("This hold is not yours for this time block.")]})

@@ -8,6 +8,7 @@ import datetime
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.models import User
 from audit.services import audit_record
@@ -45,14 +46,16 @@ def slot_hold_create(*, actor: User, patient: User, time_block: TimeBlock) -> Sl
     live = hold_rules.live_hold_on(block, now=now)  # closes an expired one first
     _check_bookable(block, now=now)
     if live is not None:
-        raise Conflict(SLOT_HELD, "This time block is already held.")
+        raise Conflict(SLOT_HELD, gettext("This time block is already held."))
     _check_patient_free(patient=patient, start=block.start, end=block.end)
     mine = _live_holds_of(patient, now)
     if mine.filter(time_block__start__lt=block.end, time_block__end__gt=block.start).exists():
-        raise Conflict(PATIENT_OVERLAP, "You already hold a time block at that time.")
+        raise Conflict(PATIENT_OVERLAP, gettext("You already hold a time block at that time."))
     if mine.count() >= settings.HOLD_MAX_PER_PATIENT:
         raise Conflict(
-            HOLD_LIMIT, f"At most {settings.HOLD_MAX_PER_PATIENT} held time blocks at a time."
+            HOLD_LIMIT,
+            gettext("At most %(limit)d held time blocks at a time.")
+            % {"limit": settings.HOLD_MAX_PER_PATIENT},
         )
     try:
         with transaction.atomic():
@@ -63,7 +66,7 @@ def slot_hold_create(*, actor: User, patient: User, time_block: TimeBlock) -> Sl
                 expires_at=now + datetime.timedelta(seconds=settings.HOLD_TTL_SECONDS),
             )
     except IntegrityError as error:  # slot_hold_one_open_per_block
-        raise Conflict(SLOT_HELD, "This time block has just been held.") from error
+        raise Conflict(SLOT_HELD, gettext("This time block has just been held.")) from error
     hold.time_block = block
     audit_record(
         action="slot_hold.created",
@@ -82,7 +85,7 @@ def slot_hold_release(*, actor: User, hold: SlotHold) -> SlotHold:
     lock_users(shared=[actor_id(actor)])
     hold = SlotHold.objects.select_for_update(of=("self",)).get(pk=hold.pk)
     if hold.converted_at is not None:
-        raise Conflict(ILLEGAL_TRANSITION, "This hold was booked; cancel the appointment.")
+        raise Conflict(ILLEGAL_TRANSITION, gettext("This hold was booked; cancel the appointment."))
     if hold.released_at is None:
         now = timezone.now()
         if hold.expires_at <= now:

@@ -74,17 +74,18 @@ class CloseRun:
 
 
 def appointments_close_past(*, dry_run: bool = False) -> CloseRun:
-    """Confirmed → completed, pending → cancelled ("expired", by the system), via the services."""
+    """Confirmed and arrived → completed, pending → cancelled ("expired", by the system),
+    via the services."""
     stale = list(selectors.appointment_list_to_close())
     if dry_run:
         return CloseRun(
-            completed=sum(a.status == Status.CONFIRMED for a in stale),
+            completed=sum(a.status != Status.PENDING for a in stale),
             cancelled=sum(a.status == Status.PENDING for a in stale),
         )
     completed = cancelled = 0
     for appointment in stale:
         try:
-            if appointment.status == Status.CONFIRMED:
+            if appointment.status in (Status.CONFIRMED, Status.ARRIVED):
                 appointment_complete(actor=None, appointment=appointment)
                 completed += 1
             else:

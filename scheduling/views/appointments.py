@@ -66,6 +66,8 @@ class AppointmentViewSet(
         "complete": IsDoctor | IsAdminRole,
         "no_show": IsDoctor | IsStaffRole | IsAdminRole,
         "reschedule": IsPatient | IsStaffRole | IsAdminRole,
+        "check_in": IsDoctor | IsStaffRole | IsAdminRole,
+        "start_visit": IsDoctor | IsAdminRole,
     }
     serializer_class = AppointmentSerializer
     filterset_class = AppointmentFilter
@@ -180,5 +182,21 @@ class AppointmentViewSet(
             appointment=appointment,
             time_block=data["time_block"],
             hold=data.get("hold"),
+        )
+        return self._respond(appointment)
+
+    @extend_schema(request=None, responses={200: AppointmentSerializer})
+    @action(detail=True, methods=["post"], url_path="check-in")
+    def check_in(self, request: Request, pk: str) -> Response:
+        appointment = services.appointment_check_in(
+            actor=request.user, appointment=self.get_object()
+        )
+        return self._respond(appointment)
+
+    @extend_schema(request=None, responses={200: AppointmentSerializer})
+    @action(detail=True, methods=["post"], url_path="start-visit")
+    def start_visit(self, request: Request, pk: str) -> Response:
+        appointment = services.appointment_start_visit(
+            actor=request.user, appointment=self.get_object()
         )
         return self._respond(appointment)

@@ -36,6 +36,9 @@ APPOINTMENT_FIELDS = {
     "confirmed_at",
     "cancelled_at",
     "completed_at",
+    "arrived_at",
+    "seen_at",
+    "checked_in_by",
 }
 
 # The URL path segment of each transition (the action name differs for no-show).
@@ -45,6 +48,8 @@ TRANSITION_PATHS = {
     "complete": "complete",
     "no_show": "no-show",
     "reschedule": "reschedule",
+    "check_in": "check-in",
+    "start_visit": "start-visit",
 }
 
 

@@ -31,6 +31,7 @@ from tests.scheduling.appointment_helpers import (
 )
 from tests.support.clients import client_for
 from tests.support.factories import (
+    AppointmentFactory,
     CancelledAppointmentFactory,
     CompletedAppointmentFactory,
     ConfirmedAppointmentFactory,
@@ -64,6 +65,8 @@ def slot(days: float, hour: int = 10) -> datetime.datetime:
 # "patient_other" is the patient acting on another patient's appointment; "doctor_other"
 # the doctor acting on another doctor's. For list and create they are just the role.
 CALLERS = ("anon", "patient", "patient_other", "doctor", "doctor_other", "staff", "admin")
+HOUR = datetime.timedelta(hours=1)
+
 MATRIX = {
     #              anon  pat  p_oth  doc  d_oth  staff admin
     "list": (401, 200, 200, 200, 200, 200, 200),
@@ -77,6 +80,8 @@ MATRIX = {
     "complete": (401, 403, 403, 200, 404, 403, 200),
     "no_show": (401, 403, 403, 200, 404, 200, 200),
     "reschedule": (401, 200, 404, 403, 403, 200, 200),
+    "check_in": (401, 403, 403, 200, 404, 200, 200),
+    "start_visit": (401, 403, 403, 200, 404, 403, 200),
 }
 MATRIX_CASES = [
     (action, caller, expected)
@@ -123,7 +128,18 @@ def test_permission_matrix(
         if action in ("complete", "no_show")
         else PendingAppointmentFactory
     )
-    appointment = factory(patient=owner, time_block__doctor=owning_doctor)
+    if action in ("check_in", "start_visit"):
+        # Check-in is open an hour before the start; start-visit needs an arrived patient.
+        status = (
+            Appointment.Status.CONFIRMED if action == "check_in" else Appointment.Status.ARRIVED
+        )
+        appointment = AppointmentFactory(
+            patient=owner,
+            status=status,
+            time_block=TimeBlockFactory(doctor=owning_doctor, start=timezone.now() + HOUR),
+        )
+    else:
+        appointment = factory(patient=owner, time_block__doctor=owning_doctor)
     free_block = TimeBlockFactory(doctor=owning_doctor, start=slot(5))
 
     response = _matrix_request(client_for(callers[caller]), action, appointment, free_block, owner)

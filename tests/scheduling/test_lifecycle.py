@@ -64,7 +64,7 @@ def slot(days: float, hour: int = 10) -> datetime.datetime:
 # The lifecycle as a table: every (from status, transition, role)
 # ---------------------------------------------------------------------------
 STATUSES = [s.value for s in Status]
-TRANSITIONS = ["confirm", "cancel", "complete", "no_show", "reschedule"]
+TRANSITIONS = ["confirm", "cancel", "complete", "no_show", "reschedule", "check_in", "start_visit"]
 ROLES = ["patient", "doctor", "staff", "admin"]
 
 # Roles that can never call a transition: 403 whatever the appointment's state.
@@ -74,13 +74,18 @@ NEVER = {
     ("patient", "no_show"),
     ("doctor", "reschedule"),
     ("staff", "complete"),
+    ("patient", "check_in"),
+    ("patient", "start_visit"),
+    ("staff", "start_visit"),
 }
 LEGAL_FROM = {
     "confirm": {Status.PENDING},
     "cancel": {Status.PENDING, Status.CONFIRMED},
-    "complete": {Status.CONFIRMED},
+    "complete": {Status.CONFIRMED, Status.ARRIVED},
     "no_show": {Status.CONFIRMED},
     "reschedule": {Status.PENDING, Status.CONFIRMED},
+    "check_in": {Status.CONFIRMED},
+    "start_visit": {Status.ARRIVED},
 }
 RESULT = {
     "confirm": Status.CONFIRMED,
@@ -88,6 +93,8 @@ RESULT = {
     "complete": Status.COMPLETED,
     "no_show": Status.NO_SHOW,
     "reschedule": Status.PENDING,
+    "check_in": Status.ARRIVED,
+    "start_visit": Status.ARRIVED,
 }
 AUDIT_ACTION = {
     "confirm": "appointment.confirmed",
@@ -95,6 +102,8 @@ AUDIT_ACTION = {
     "complete": "appointment.completed",
     "no_show": "appointment.no_show",
     "reschedule": "appointment.rescheduled",
+    "check_in": "appointment.arrived",
+    "start_visit": "appointment.visit_started",
 }
 
 
@@ -117,6 +126,8 @@ LIFECYCLE = [
 
 def _transition(client, appointment, transition: str, target=None):
     body = {"time_block": target.pk} if transition == "reschedule" else {}
+    if transition == "cancel":
+        body = {"reason": "Had to leave"}  # the clinic's cancel of an arrived visit needs one
     return client.post(appointment_url(appointment, transition), body)
 
 
@@ -128,6 +139,8 @@ def test_lifecycle_table(
     # complete/no-show need a visit that has started; the others one beyond the notice window.
     if transition in ("complete", "no_show"):
         block = PastTimeBlockFactory(doctor=doctor)
+    elif transition in ("check_in", "start_visit"):
+        block = TimeBlockFactory(doctor=doctor, start=timezone.now() + HOUR)  # check-in open
     else:
         block = TimeBlockFactory(doctor=doctor)
     appointment = AppointmentFactory(patient=patient, time_block=block, status=from_status)

@@ -160,3 +160,42 @@ def test_admin_unfiltered_list_pages_through_the_start_index(clinic, clinic_admi
     ]
     assert len(page) == 1
     assert_index(page, "appointment_start_idx")
+
+
+def reading(plans: list[tuple[str, str]], table: str) -> list[str]:
+    """Plans of the queries whose main table is `table` (not those naming it in a subquery)."""
+    found = [plan for sql, plan in plans if re.search(r'FROM "(\w+)"', sql).group(1) == table]
+    assert found, f"no query on {table}"
+    return found
+
+
+def test_day_view_reads_the_days_appointments_and_blocks_by_start_index(clinic, staff_client):
+    today = timezone.localdate()
+
+    plans = plans_of(staff_client, f"/api/v1/day/?date={today}")
+
+    appointments = reading(plans, "scheduling_appointment")
+    assert len(appointments) == 1
+    assert_index(appointments, "appointment_start_idx")
+    blocks = reading(plans, "scheduling_timeblock")
+    assert len(blocks) == 1
+    assert_index(blocks, "time_block_start_idx")
+    for plan in blocks:
+        assert "Seq Scan on scheduling_appointment" not in plan, plan
+
+
+def test_one_doctors_day_reads_through_the_doctor_start_indexes(clinic):
+    doctors, _ = clinic
+
+    plans = plans_of(client_for(doctors[0]), "/api/v1/day/")
+
+    assert_index(reading(plans, "scheduling_appointment"), "appointment_doctor_start_idx")
+    assert_index(reading(plans, "scheduling_timeblock"), "time_block_doctor_start_unique")
+
+
+def test_stats_read_the_window_through_the_start_index(clinic, staff_client):
+    plans = plans_of(staff_client, "/api/v1/stats/appointments/?group_by=hour")
+
+    appointments = reading(plans, "scheduling_appointment")
+    assert len(appointments) == 2  # the grouped counts and the waits
+    assert_index(appointments, "appointment_start_idx")

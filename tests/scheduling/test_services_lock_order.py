@@ -7,12 +7,14 @@ driven by an OperationalError raised the way Django wraps psycopg's (both backen
 from __future__ import annotations
 
 import datetime
+import logging
 import re
 
 import pytest
 from django.core import mail
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from psycopg import errors as pg_errors
 
 from accounts.services import user_deactivate
@@ -109,6 +111,29 @@ def test_a_transition_locks_its_actor_then_the_appointment(transition):
 
 @pytest.mark.postgres
 @pytest.mark.django_db
+@pytest.mark.parametrize("transition", ["check_in", "start_visit"])
+def test_desk_transitions_lock_their_actor_then_the_appointment(transition):
+    start = timezone.now() + datetime.timedelta(hours=1)  # check-in is open
+    status = (
+        Appointment.Status.CONFIRMED if transition == "check_in" else Appointment.Status.ARRIVED
+    )
+    appointment = ConfirmedAppointmentFactory(
+        status=status, time_block=TimeBlockFactory(start=start)
+    )
+    staff = AdminFactory()
+    service = getattr(services, f"appointment_{transition}")
+
+    with CaptureQueriesContext(connection) as queries:
+        service(actor=staff, appointment=appointment)
+
+    assert first_locks(queries) == [
+        (USER, staff.pk, "KEY SHARE"),
+        (APPOINTMENT, appointment.pk, "UPDATE"),
+    ]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
 def test_deactivation_locks_the_users_by_id_then_the_appointments_by_start():
     admin, patient = AdminFactory(), PatientFactory()
     later = ConfirmedAppointmentFactory(patient=patient)
@@ -168,6 +193,9 @@ def audit_failing(monkeypatch, *, times: int, cause: type[Exception]) -> list[st
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("cause", [pg_errors.DeadlockDetected, pg_errors.SerializationFailure])
 def test_an_aborted_booking_runs_once_more_and_books_once(monkeypatch, caplog, cause):
+    # A Celery test worker earlier in the session (tests/medappt/test_celery_worker.py) leaves
+    # the root logger at ERROR: ask for the warning explicitly.
+    caplog.set_level(logging.WARNING, logger="medappt.transactions")
     patient, block = PatientFactory(), TimeBlockFactory()
     calls = audit_failing(monkeypatch, times=1, cause=cause)
 

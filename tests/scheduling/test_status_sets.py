@@ -93,7 +93,9 @@ def test_the_clinic_sending_an_arrived_patient_away_records_left_unseen(staff):
     appointment = AppointmentFactory(
         status=Appointment.Status.ARRIVED, time_block=PastTimeBlockFactory()
     )
-    response = client_for(staff).post(appointment_url(appointment, "cancel"), {"code": "clinic"})
+    response = client_for(staff).post(
+        appointment_url(appointment, "cancel"), {"code": "clinic", "reason": "Could not wait"}
+    )
     assert response.status_code == 200, response.content
     assert response.json()["cancellation_code"] == Code.LEFT_UNSEEN
 
