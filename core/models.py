@@ -3,6 +3,8 @@ the Idempotency-Key records."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 from django.utils import timezone
 from rest_framework.utils.encoders import JSONEncoder as DRFJSONEncoder
@@ -93,3 +95,31 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"Idempotency-Key of user {self.user_id} ({self.state})"
+
+
+class OutboxEvent(models.Model):
+    """A domain event written in the transaction of the change it describes (DESIGN-R2 R2-6).
+
+    The id is the sequence receivers order by; `payload` is the whole envelope sent to
+    webhooks ({id, seq, type, created, data}) with ids and codes only, never free text or
+    names. messaging/ fans each event out once (`dispatched_at`).
+    """
+
+    event_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    type = models.CharField(max_length=64)
+    payload = models.JSONField(default=dict, encoder=DRFJSONEncoder)
+    created_at = models.DateTimeField(default=timezone.now)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["id"],
+                condition=models.Q(dispatched_at__isnull=True),
+                name="outbox_undispatched",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.pk}"

@@ -37,7 +37,7 @@ from scheduling.models import (
     SlotHold,
     TimeBlock,
 )
-from scheduling.services import hold_rules
+from scheduling.services import events, hold_rules
 from scheduling.services.checks import (
     conflict_from_integrity_error,
 )
@@ -148,6 +148,7 @@ def appointment_book(
         hold_rules.hold_convert(hold=held, appointment=appointment, now=now)
         data["hold"] = held.pk
     audit_record(action="appointment.booked", target=appointment, actor=actor, data=data)
+    events.appointment_event(type="booked", appointment=appointment, previous_status=None)
     notifications.notify_booked(appointment)
     return appointment
 
@@ -219,6 +220,9 @@ def appointment_confirm(*, actor: User, appointment: Appointment) -> Appointment
     appointment.confirmed_at = timezone.now()
     appointment.save(update_fields=["status", "confirmed_at", "updated_at"])
     audit_record(action="appointment.confirmed", target=appointment, actor=actor)
+    events.appointment_event(
+        type="confirmed", appointment=appointment, previous_status=Status.PENDING
+    )
     notifications.notify_confirmed(appointment)
     return appointment
 
@@ -259,6 +263,7 @@ def appointment_cancel(
         raise ValidationError({"reason": [ARRIVED_CANCEL_NEEDS_REASON]})
     now = timezone.now()
     _check_patient_notice(actor, appointment, now=now, action="cancel")
+    previous_status = appointment.status
     appointment.cancellation_code = _cancellation_code(actor, appointment, code)
     appointment.status = Status.CANCELLED
     appointment.cancelled_at = now
@@ -280,6 +285,9 @@ def appointment_cancel(
         actor=actor,
         data={"has_reason": bool(reason)},
     )
+    events.appointment_event(
+        type="cancelled", appointment=appointment, previous_status=previous_status
+    )
     notifications.notify_cancelled(appointment, by=actor)
     return appointment
 
@@ -298,6 +306,7 @@ def _finish(
     now = timezone.now()
     if appointment.start > now:
         raise Conflict(NOT_STARTED, gettext("The appointment has not started yet."))
+    previous_status = appointment.status
     appointment.status = status
     fields = ["status", "updated_at"]
     if status == Status.COMPLETED:
@@ -305,6 +314,11 @@ def _finish(
         fields.append("completed_at")
     appointment.save(update_fields=fields)
     audit_record(action=action, target=appointment, actor=actor)
+    events.appointment_event(
+        type=action.removeprefix("appointment."),
+        appointment=appointment,
+        previous_status=previous_status,
+    )
     return appointment
 
 
@@ -353,6 +367,7 @@ def appointment_reschedule(
     lock_users(exclusive=[appointment.patient_id], shared=[appointment.doctor_id, actor_id(actor)])
     appointment = _lock_appointment(appointment)
     _require_status(appointment, *PATIENT_CANCELLABLE)
+    previous_status = appointment.status
     now = timezone.now()
     _check_patient_notice(actor, appointment, now=now, action="move")
     if time_block.pk == appointment.time_block_id:
@@ -397,6 +412,9 @@ def appointment_reschedule(
         hold_rules.hold_convert(hold=held, appointment=appointment, now=now)
         data["hold"] = held.pk
     audit_record(action="appointment.rescheduled", target=appointment, actor=actor, data=data)
+    events.appointment_event(
+        type="rescheduled", appointment=appointment, previous_status=previous_status
+    )
     notifications.notify_rescheduled(appointment)
     return appointment
 

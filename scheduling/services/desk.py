@@ -17,6 +17,7 @@ from audit.services import audit_record
 from core.exceptions import CHECKIN_NOT_OPEN, ILLEGAL_TRANSITION, Conflict
 from core.locking import actor_id, lock_users, service_transaction
 from scheduling.models import Appointment
+from scheduling.services import events
 from scheduling.services.appointments import _lock_appointment, _require_status
 
 Status = Appointment.Status
@@ -56,6 +57,9 @@ def appointment_check_in(*, actor: User, appointment: Appointment) -> Appointmen
     appointment.checked_in_by = actor
     appointment.save(update_fields=["status", "arrived_at", "checked_in_by", "updated_at"])
     audit_record(action="appointment.arrived", target=appointment, actor=actor)
+    events.appointment_event(
+        type="arrived", appointment=appointment, previous_status=Status.CONFIRMED
+    )
     return appointment
 
 
