@@ -5,6 +5,7 @@ from rest_framework.routers import SimpleRouter
 from accounts.views import AuthViewSet, UserPhotoViewSet, UserViewSet
 from audit.views import AccessLogViewSet, AuditEventViewSet, FieldChangeViewSet
 from core.filters import ID_REGEX
+from messaging.views import WebhookDeliveryViewSet, WebhookSubscriptionViewSet
 from scheduling.views.appointments import AppointmentViewSet
 from scheduling.views.desk import AppointmentStatsViewSet, DayViewSet
 from scheduling.views.directory import AvailabilityViewSet, DoctorReviewViewSet, DoctorViewSet
@@ -36,6 +37,8 @@ router.register("holds", SlotHoldViewSet, basename="hold")
 router.register("reviews", ReviewViewSet, basename="review")
 router.register("day", DayViewSet, basename="day")
 router.register("stats/appointments", AppointmentStatsViewSet, basename="appointment-stats")
+router.register("webhooks/subscriptions", WebhookSubscriptionViewSet, basename="webhook")
+router.register("webhooks/deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
 router.register("audit/events", AuditEventViewSet, basename="audit-event")
 router.register("audit/changes", FieldChangeViewSet, basename="audit-change")
 

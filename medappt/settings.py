@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "audit",
     "accounts",
     "scheduling",
+    "messaging",
 ]
 
 MIDDLEWARE = [
@@ -323,6 +324,22 @@ EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=5)
 EMAIL_LEASE_SECONDS = env.int("EMAIL_LEASE_SECONDS", default=120)
 
 # ---------------------------------------------------------------------------
+# Webhooks and the transactional outbox (DESIGN-R2 R2-6, messaging/)
+# ---------------------------------------------------------------------------
+# A POST waits WEBHOOK_TIMEOUT_SECONDS; a delivery is tried WEBHOOK_MAX_ATTEMPTS times, the
+# n-th retry after min(BASE * 2^(n-1), MAX) seconds plus jitter. After a rotation the old
+# secret still signs for WEBHOOK_SECRET_OVERLAP_HOURS. WEBHOOK_ALLOW_INSECURE_TARGETS (tests,
+# local receivers only) allows http:// and private or loopback addresses, never another scheme.
+WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", default=10)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=12)
+WEBHOOK_BACKOFF_BASE_SECONDS = env.int("WEBHOOK_BACKOFF_BASE_SECONDS", default=30)
+WEBHOOK_BACKOFF_MAX_SECONDS = env.int("WEBHOOK_BACKOFF_MAX_SECONDS", default=21600)
+WEBHOOK_SECRET_OVERLAP_HOURS = env.int("WEBHOOK_SECRET_OVERLAP_HOURS", default=24)
+WEBHOOK_ALLOW_INSECURE_TARGETS = env.bool("WEBHOOK_ALLOW_INSECURE_TARGETS", default=False)
+# Dispatched outbox events (and their deliveries) are deleted after this many days.
+OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=30)
+
+# ---------------------------------------------------------------------------
 # Background jobs (Celery; core/jobs.py, medappt/celery.py)
 # ---------------------------------------------------------------------------
 # Give the broker its own Redis database (e.g. .../1 when REDIS_URL is .../0), with
@@ -365,6 +382,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     "expire-holds": {"task": "scheduling.tasks.expire_holds", "schedule": 60.0},
     "purge-idempotency-keys": {"task": "core.tasks.purge_idempotency_keys", "schedule": 3600.0},
+    "outbox-dispatch": {"task": "messaging.tasks.outbox_dispatch", "schedule": 30.0},
+    "deliver-due-webhooks": {"task": "messaging.tasks.deliver_due_webhooks", "schedule": 15.0},
+    "purge-outbox": {"task": "messaging.tasks.purge_outbox", "schedule": 86400.0},
 }
 
 # ---------------------------------------------------------------------------

@@ -45,10 +45,15 @@ def test_a_booking_queues_its_mails_in_its_transaction_and_sends_them_after(
     rows = EmailMessage.objects.order_by("id")
     assert [(m.template, m.status) for m in rows] == [("appointment_booked", "pending")] * 2
     assert {m.user_id for m in rows} == {patient.pk, block.doctor_id}
-    assert len(callbacks) == 1
+    # Beside it, the outbox's fan-out of the booking's event (messaging/, DESIGN-R2 R2-6).
+    mail_jobs = [c for c in callbacks if c.args[0].name == "core.tasks.send_email"]
+    assert len(mail_jobs) == 1
+    assert [c.args[0].name for c in callbacks if c not in mail_jobs] == [
+        "messaging.tasks.outbox_dispatch"
+    ]
 
     with django_capture_on_commit_callbacks(execute=True):
-        callbacks[0]()
+        mail_jobs[0]()
     assert sorted(m.to[0] for m in mail.outbox) == sorted([patient.email, block.doctor.email])
     assert set(EmailMessage.objects.values_list("status", flat=True)) == {"sent"}
 
