@@ -34,9 +34,7 @@ def console(user) -> Client:
     return client
 
 
-def test_admins_read_subscriptions_without_secrets_deliveries_and_attempts(
-    clinic_admin, delivery
-):
+def test_admins_read_subscriptions_without_secrets_deliveries_and_attempts(clinic_admin, delivery):
     client = console(clinic_admin)
     pages = [
         reverse("admin:messaging_webhooksubscription_changelist"),
