@@ -92,9 +92,11 @@ def subscription_update(
     changed = []
     if "url" in changes and changes["url"] != subscription.url:
         validate_target(changes["url"])
+    if "event_types" in changes:
+        changes["event_types"] = changes["event_types"] or ["*"]
     for name in ("url", "description", "event_types", "active"):
         if name in changes and getattr(subscription, name) != changes[name]:
-            setattr(subscription, name, changes[name] or (["*"] if name == "event_types" else ""))
+            setattr(subscription, name, changes[name])
             changed.append(name)
     if changed:
         subscription.save(update_fields=[*changed, "updated_at"])

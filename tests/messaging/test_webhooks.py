@@ -337,3 +337,33 @@ def test_verify_refuses_an_old_timestamp():
     assert not verify("s3cret", header, b"{}", now=1_000_000 + 301)
     assert not verify("s3cret", header, b"{} ", now=1_000_000)
     assert not verify("s3cret", "garbage", b"{}")
+
+
+def test_subscriptions_are_edited_and_deleted_by_admins_only(
+    receiver, clinic_admin_client, staff_client, doctor_client
+):
+    created = _subscribe(clinic_admin_client, receiver.url)
+    url = f"{SUBSCRIPTIONS_URL}{created['id']}/"
+    for client in (staff_client, doctor_client):
+        assert client.patch(url, {"active": False}, format="json").status_code == 403
+        assert client.post(f"{url}rotate-secret/").status_code == 403
+        assert client.post(f"{url}replay/").status_code == 403
+        assert client.delete(url).status_code == 403
+
+    bad = clinic_admin_client.patch(url, {"url": "ftp://127.0.0.1/x"}, format="json")
+    assert bad.status_code == 400
+    changed = clinic_admin_client.patch(
+        url, {"event_types": ["appointment.cancelled"], "active": False}, format="json"
+    )
+    assert changed.status_code == 200, changed.content
+    assert changed.json()["event_types"] == ["appointment.cancelled"]
+    assert changed.json()["active"] is False
+    assert "secret" not in changed.json()
+    unknown = clinic_admin_client.patch(url, {"event_types": ["nope"]}, format="json")
+    assert unknown.status_code == 400
+
+    assert clinic_admin_client.delete(url).status_code == 204
+    assert not WebhookSubscription.objects.exists()
+    actions = clinic_admin_client.get("/api/v1/audit/events/").content.decode()
+    for action in ("webhook_subscription.updated", "webhook_subscription.deleted"):
+        assert action in actions
