@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import time
 from collections.abc import Callable
 
@@ -83,13 +84,22 @@ class RequestContextMiddleware:
             "%s %s %s %.1fms request_id=%s%s",
             request.method,
             # Percent-encoded again: a decoded %0A in the path must not forge a second line.
-            escape_uri_path(request.path),
+            logged_path(escape_uri_path(request.path)),
             response.status_code,
             (time.perf_counter() - started) * 1000,
             request_id,
             f" client_request_id={client_request_id}" if client_request_id else "",
         )
         return response
+
+
+# A calendar feed's path is its secret (GET /calendar/<token>.ics): it never reaches a log.
+_CALENDAR_FEED_PATH = re.compile(r"^/calendar/.+$", re.DOTALL)
+
+
+def logged_path(path: str) -> str:
+    """The path as logs may show it: a calendar feed's token redacted."""
+    return _CALENDAR_FEED_PATH.sub("/calendar/<redacted>.ics", path)
 
 
 # Pages a browser renders: the Django admin and the API docs (drf-spectacular-sidecar files).
