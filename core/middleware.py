@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import logging
-import re
 import time
 from collections.abc import Callable
 
@@ -20,6 +19,7 @@ from core import context
 from core.errors import error_response
 from core.exceptions import RequestBodyTooLarge
 from core.health import healthz, readyz
+from core.logfilters import logged_path
 
 logger = logging.getLogger("medappt.request")
 
@@ -91,15 +91,6 @@ class RequestContextMiddleware:
             f" client_request_id={client_request_id}" if client_request_id else "",
         )
         return response
-
-
-# A calendar feed's path is its secret (GET /calendar/<token>.ics): it never reaches a log.
-_CALENDAR_FEED_PATH = re.compile(r"^/calendar/.+$", re.DOTALL)
-
-
-def logged_path(path: str) -> str:
-    """The path as logs may show it: a calendar feed's token redacted."""
-    return _CALENDAR_FEED_PATH.sub("/calendar/<redacted>.ics", path)
 
 
 # Pages a browser renders: the Django admin and the API docs (drf-spectacular-sidecar files).

@@ -13,6 +13,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from audit.models import AuditEvent
 from core.exceptions import FEED_LIMIT
+from core.logfilters import RedactCalendarFeedPaths
 from formats.models import CalendarFeedToken
 from scheduling.models import Appointment
 from scheduling.services import appointment_cancel, appointment_confirm, appointment_reschedule
@@ -440,3 +441,19 @@ def test_an_invite_to_a_recipient_in_spanish_reads_cita(doctor, django_capture_o
 
     [message] = mail.outbox
     assert str(_invite(message, "REQUEST")["SUMMARY"]) == "Cita"
+
+
+def test_the_log_handler_redacts_a_feed_path_in_any_line():
+    record = logging.LogRecord(
+        "django.request",
+        logging.ERROR,
+        __file__,
+        1,
+        "Internal Server Error: %s",
+        ("/calendar/s3cret.ics",),
+        None,
+    )
+
+    assert RedactCalendarFeedPaths().filter(record)
+
+    assert record.getMessage() == "Internal Server Error: /calendar/<redacted>.ics"
