@@ -96,7 +96,9 @@ def calendar_feed(request: HttpRequest, name: str) -> HttpResponse:
     appointments = selectors.appointment_list_for_feed(owner=owner, start=start, end=end)
     body = calendar.feed_calendar(owner=owner, appointments=appointments)
     etag = calendar.etag(body)
-    if etag in {tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")}:
+    # The weak comparison of If-None-Match (RFC 9110): a proxy that compresses weakens the tag.
+    offered = request.headers.get("If-None-Match", "").split(",")
+    if etag in {tag.strip().removeprefix("W/") for tag in offered}:
         response = HttpResponse(status=304)
     else:
         response = HttpResponse(body, content_type="text/calendar; charset=utf-8")

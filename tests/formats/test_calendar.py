@@ -221,10 +221,12 @@ def test_if_none_match_answers_304(patient, anon_client):
     etag = anon_client.get(path)["ETag"]
 
     response = anon_client.get(path, headers={"If-None-Match": etag})
+    weak = anon_client.get(path, headers={"If-None-Match": f'"other", W/{etag}'})
 
     assert response.status_code == 304
     assert response["ETag"] == etag
     assert response.content == b""
+    assert weak.status_code == 304
 
 
 @pytest.fixture
