@@ -9,7 +9,8 @@ taken again by `mail_send_due()`, run every minute.
 
 Links with a token in them (password reset, invitations) are never stored: the app that
 owns them registers a context maker for the template (`register_context`), called at
-render time in the mail's language.
+render time in the mail's language; files made at send time (an iCalendar invite) are
+attached the same way (`register_attachment`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,18 @@ def register_context(template: str, maker: Callable[[EmailMessage], dict[str, An
     or depends on the language (dates). It may return None: the mail is then no longer
     wanted (the account is gone) and is dropped."""
     _context_makers[template] = maker
+
+
+# template -> function(message) -> attachments (filename, content, mimetype) made at render
+# time, in the mail's language: a higher layer (an iCalendar invite) adds them by registering.
+_attachment_makers: dict[str, list[Callable[[EmailMessage], list[tuple[str, str, str]]]]] = {}
+
+
+def register_attachment(
+    template: str, maker: Callable[[EmailMessage], list[tuple[str, str, str]]]
+) -> None:
+    """Let `maker` attach files (filename, content, mimetype) when `template` renders."""
+    _attachment_makers.setdefault(template, []).append(maker)
 
 
 def mail_queue(
@@ -134,6 +147,11 @@ def render(message: EmailMessage) -> EmailMultiAlternatives | None:
         subject = render_to_string(f"emails/{message.template}.subject.txt", context)
         body = render_to_string(f"emails/{message.template}.txt", context)
         html = render_to_string(f"emails/{message.template}.html", context)
+        attachments = [
+            attachment
+            for make in _attachment_makers.get(message.template, [])
+            for attachment in make(message)
+        ]
     mail = EmailMultiAlternatives(
         subject=" ".join(subject.split()),
         body=body,
@@ -141,6 +159,8 @@ def render(message: EmailMessage) -> EmailMultiAlternatives | None:
         to=[message.recipient],
     )
     mail.attach_alternative(html, "text/html")
+    for filename, content, mimetype in attachments:
+        mail.attach(filename, content, mimetype)
     return mail
 
 

@@ -19,6 +19,7 @@ from core import context
 from core.errors import error_response
 from core.exceptions import RequestBodyTooLarge
 from core.health import healthz, readyz
+from core.logfilters import logged_path
 
 logger = logging.getLogger("medappt.request")
 
@@ -83,7 +84,7 @@ class RequestContextMiddleware:
             "%s %s %s %.1fms request_id=%s%s",
             request.method,
             # Percent-encoded again: a decoded %0A in the path must not forge a second line.
-            escape_uri_path(request.path),
+            logged_path(escape_uri_path(request.path)),
             response.status_code,
             (time.perf_counter() - started) * 1000,
             request_id,

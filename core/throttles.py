@@ -295,3 +295,24 @@ class HoldRateThrottle(UserRateThrottle):
     """Slot holds made per user (THROTTLE_HOLD): each one hides a block from everyone."""
 
     scope = "hold"
+
+
+class CalendarFeedAddressRateThrottle(ClientIPRateThrottle):
+    """Calendar feed reads per client address (THROTTLE_CALENDAR_FEED): no JWT guards them."""
+
+    scope = "calendar_feed"
+
+
+class CalendarFeedTokenRateThrottle(CacheRateThrottle):
+    """Calendar feed reads per feed token (THROTTLE_CALENDAR_FEED), keyed by the token's sha256
+    (`request.calendar_token_hash`, set by the feed view): a shared link polled from
+    everywhere is bounded too, and the cache never holds the token itself."""
+
+    scope = "calendar_feed"
+    cache_format = "throttle_%(scope)s_token_%(ident)s"
+
+    def get_cache_key(self, request, view) -> str | None:
+        token_hash = getattr(request, "calendar_token_hash", None)
+        if token_hash is None:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": token_hash}

@@ -5,6 +5,7 @@ from rest_framework.routers import SimpleRouter
 from accounts.views import AuthViewSet, UserPhotoViewSet, UserViewSet
 from audit.views import AccessLogViewSet, AuditEventViewSet, FieldChangeViewSet
 from core.filters import ID_REGEX
+from formats.views import CalendarFeedViewSet
 from messaging.views import WebhookDeliveryViewSet, WebhookSubscriptionViewSet
 from scheduling.views.appointments import AppointmentViewSet
 from scheduling.views.desk import AppointmentStatsViewSet, DayViewSet
@@ -34,6 +35,7 @@ router.register(
     basename="appointment-review",
 )
 router.register("holds", SlotHoldViewSet, basename="hold")
+router.register("calendar-feeds", CalendarFeedViewSet, basename="calendar-feed")
 router.register("reviews", ReviewViewSet, basename="review")
 router.register("day", DayViewSet, basename="day")
 router.register("stats/appointments", AppointmentStatsViewSet, basename="appointment-stats")

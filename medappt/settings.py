@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "accounts",
     "scheduling",
     "messaging",
+    "formats",
 ]
 
 MIDDLEWARE = [
@@ -236,6 +237,8 @@ THROTTLE_BOOKING = env.str("THROTTLE_BOOKING", default="30/min")
 THROTTLE_SCHEMA = env.str("THROTTLE_SCHEMA", default="30/min")
 THROTTLE_UPLOAD = env.str("THROTTLE_UPLOAD", default="10/hour")
 THROTTLE_HOLD = env.str("THROTTLE_HOLD", default="20/min")
+# Reads of one calendar feed (GET /calendar/<token>.ics), per token and per address.
+THROTTLE_CALENDAR_FEED = env.str("THROTTLE_CALENDAR_FEED", default="60/hour")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.JWTAuthentication"],
@@ -259,6 +262,7 @@ REST_FRAMEWORK = {
         "schema": THROTTLE_SCHEMA,
         "upload": THROTTLE_UPLOAD,
         "hold": THROTTLE_HOLD,
+        "calendar_feed": THROTTLE_CALENDAR_FEED,
     },
     "DATETIME_FORMAT": "iso-8601",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -316,6 +320,16 @@ if not _email_url:
     _required("EMAIL_URL", "outgoing mail, e.g. smtp+tls://user:password@mail.example.com:587")
 vars().update(environ.Env.email_url_config(_email_url))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="medappt <no-reply@localhost>")
+
+# ---------------------------------------------------------------------------------------------
+# Calendar feeds and invites (formats/calendar.py)
+# ---------------------------------------------------------------------------------------------
+# Live feed links per patient or doctor; one more -> 409 feed_limit.
+CALENDAR_FEEDS_PER_USER = env.int("CALENDAR_FEEDS_PER_USER", default=5)
+# The events' SUMMARY, translated into the owner's language (never a name or a reason).
+CALENDAR_SUMMARY = env.str("CALENDAR_SUMMARY", default="Appointment")
+# The invites' ORGANIZER (mailto the address of DEFAULT_FROM_EMAIL).
+CLINIC_NAME = env.str("CLINIC_NAME", default="medappt")
 # Seconds an SMTP connection may wait before the send fails (and is retried later).
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 # A mail is tried this many times (backing off 30 s, 1 min, 2 min, ... up to an hour) before
@@ -487,7 +501,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # A calendar feed's path holds its token: redacted in every line (core/logfilters.py).
+    "filters": {"calendar_feed_paths": {"()": "core.logfilters.RedactCalendarFeedPaths"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["calendar_feed_paths"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # The request line comes from medappt.request; Django's own would repeat it.

@@ -124,6 +124,8 @@ class Appointment(models.Model):
     cancelled_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     reminder_sent_at = models.DateTimeField(null=True, blank=True)
+    # iCalendar SEQUENCE of the feed's and the invites' event: +1 on confirm, reschedule, cancel.
+    ical_sequence = models.PositiveIntegerField(default=0, db_default=0)
     # The front desk's day (check-in, start of the visit): the waits in the statistics.
     arrived_at = models.DateTimeField(null=True, blank=True)
     seen_at = models.DateTimeField(null=True, blank=True)

@@ -218,7 +218,8 @@ def appointment_confirm(*, actor: User, appointment: Appointment) -> Appointment
     _require_status(appointment, Status.PENDING)
     appointment.status = Status.CONFIRMED
     appointment.confirmed_at = timezone.now()
-    appointment.save(update_fields=["status", "confirmed_at", "updated_at"])
+    appointment.ical_sequence += 1
+    appointment.save(update_fields=["status", "confirmed_at", "ical_sequence", "updated_at"])
     audit_record(action="appointment.confirmed", target=appointment, actor=actor)
     events.appointment_event(
         type="confirmed", appointment=appointment, previous_status=Status.PENDING
@@ -269,6 +270,7 @@ def appointment_cancel(
     appointment.cancelled_at = now
     appointment.cancelled_by = actor
     appointment.cancellation_reason = reason
+    appointment.ical_sequence += 1
     appointment.save(
         update_fields=[
             "status",
@@ -276,6 +278,7 @@ def appointment_cancel(
             "cancelled_by",
             "cancellation_reason",
             "cancellation_code",
+            "ical_sequence",
             "updated_at",
         ]
     )
@@ -391,6 +394,7 @@ def appointment_reschedule(
     appointment.status = Status.PENDING
     appointment.confirmed_at = None
     appointment.reminder_sent_at = None
+    appointment.ical_sequence += 1
     try:
         with transaction.atomic():
             appointment.save(
@@ -402,6 +406,7 @@ def appointment_reschedule(
                     "status",
                     "confirmed_at",
                     "reminder_sent_at",
+                    "ical_sequence",
                     "updated_at",
                 ]
             )

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class FormatsConfig(AppConfig):
+    name = "formats"
+    verbose_name = "Standard read formats"
+
+    def ready(self) -> None:
+        from core.mail import register_attachment
+        from formats import calendar
+
+        for template in calendar.INVITE_TEMPLATES:  # an iTIP invite in each appointment mail
+            register_attachment(template, calendar.invite_attachment)
