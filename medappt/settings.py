@@ -304,6 +304,10 @@ IDEMPOTENCY_REQUIRED = env.bool("IDEMPOTENCY_REQUIRED", default=False)
 IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", default=10)
 IDEMPOTENCY_LEASE_SECONDS = env.int("IDEMPOTENCY_LEASE_SECONDS", default=60)
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+# Waitlist (docs/api-rules.md, waitlist): entries may span at most WAITLIST_MAX_SPAN_DAYS days;
+# a patient keeps at most WAITLIST_MAX_ACTIVE_PER_PATIENT waiting entries.
+WAITLIST_MAX_SPAN_DAYS = env.int("WAITLIST_MAX_SPAN_DAYS", default=92)
+WAITLIST_MAX_ACTIVE_PER_PATIENT = env.int("WAITLIST_MAX_ACTIVE_PER_PATIENT", default=5)
 # Check-in opens this long before the start and stays open to the end of its day (TIME_ZONE).
 CHECKIN_OPENS_MINUTES = env.int("CHECKIN_OPENS_MINUTES", default=120)
 

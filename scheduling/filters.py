@@ -20,7 +20,7 @@ from core.filters import (
     StrictBooleanFilter,
     TermsFilter,
 )
-from scheduling.models import Appointment, SlotHold, TimeBlock
+from scheduling.models import Appointment, SlotHold, TimeBlock, WaitlistEntry
 from scheduling.selectors import (
     FEATURED_DEFAULT_LIMIT,
     FEATURED_MAX_LIMIT,
@@ -187,4 +187,12 @@ class SlotHoldFilter(django_filters.FilterSet):
 
     class Meta:
         model = SlotHold
+        fields = ["patient"]
+
+
+class WaitlistEntryFilter(django_filters.FilterSet):
+    patient = IdFilter(field_name="patient_id")
+
+    class Meta:
+        model = WaitlistEntry
         fields = ["patient"]

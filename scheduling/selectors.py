@@ -35,6 +35,7 @@ from scheduling.models import (
     ReviewVote,
     SlotHold,
     TimeBlock,
+    WaitlistEntry,
 )
 
 STAFF_ROLES = (User.Role.STAFF, User.Role.ADMIN)
@@ -449,3 +450,14 @@ def front_desk_summary(*, now: datetime.datetime | None = None) -> dict:
             start__lt=soon_end.isoformat(),
         ),
     }
+
+
+def waitlist_entry_list_visible_to(*, user: User) -> QuerySet[WaitlistEntry]:
+    """A patient's own waitlist entries; staff and admins see every entry; anyone else none."""
+    entries = WaitlistEntry.objects.order_by("created_at", "id")
+    role = getattr(user, "role", None)
+    if role in STAFF_ROLES:
+        return entries
+    if role == User.Role.PATIENT:
+        return entries.filter(patient=user)
+    return entries.none()

@@ -39,6 +39,7 @@ from scheduling.services.reviews import (
     review_update,
     review_vote,
 )
+from scheduling.services.waitlist import waitlist_entry_cancel, waitlist_entry_create
 
 __all__ = [
     "MAX_BULK_DAYS",
@@ -69,4 +70,6 @@ __all__ = [
     "time_block_create",
     "time_block_delete",
     "time_block_update",
+    "waitlist_entry_cancel",
+    "waitlist_entry_create",
 ]
