@@ -36,6 +36,7 @@ from scheduling.models import (
     SlotHold,
     TimeBlock,
     WaitlistEntry,
+    WaitlistOffer,
 )
 
 STAFF_ROLES = (User.Role.STAFF, User.Role.ADMIN)
@@ -461,3 +462,16 @@ def waitlist_entry_list_visible_to(*, user: User) -> QuerySet[WaitlistEntry]:
     if role == User.Role.PATIENT:
         return entries.filter(patient=user)
     return entries.none()
+
+
+def waitlist_offer_list_visible_to(*, user: User) -> QuerySet[WaitlistOffer]:
+    """A patient's own waitlist offers, newest first; staff and admins see every offer."""
+    offers = WaitlistOffer.objects.select_related("time_block", "entry").order_by(
+        "-created_at", "-id"
+    )
+    role = getattr(user, "role", None)
+    if role in STAFF_ROLES:
+        return offers
+    if role == User.Role.PATIENT:
+        return offers.filter(entry__patient=user)
+    return offers.none()

@@ -9,8 +9,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import User
-from core.fields import ModelSerializer, ObjectIdField
-from scheduling.models import WaitlistEntry
+from core.fields import ModelSerializer, ObjectIdField, UTCDateTimeField
+from scheduling.models import WaitlistEntry, WaitlistOffer
 
 
 class WaitlistEntryCreateInputSerializer(serializers.Serializer):
@@ -88,3 +88,13 @@ class WaitlistEntrySerializer(ModelSerializer):
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_visit_type(self, entry: WaitlistEntry) -> None:
         return None  # visit types (R2-8) are not built yet
+
+
+class WaitlistOfferSerializer(ModelSerializer):
+    start = UTCDateTimeField(source="time_block.start", read_only=True)
+    end = UTCDateTimeField(source="time_block.end", read_only=True)
+
+    class Meta:
+        model = WaitlistOffer
+        fields = ["id", "entry", "time_block", "start", "end", "expires_at", "status"]
+        read_only_fields = fields

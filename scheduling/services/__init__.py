@@ -40,6 +40,12 @@ from scheduling.services.reviews import (
     review_vote,
 )
 from scheduling.services.waitlist import waitlist_entry_cancel, waitlist_entry_create
+from scheduling.services.waitlist_offers import (
+    waitlist_offer_accept,
+    waitlist_offer_decline,
+    waitlist_process,
+    waitlist_process_block,
+)
 
 __all__ = [
     "MAX_BULK_DAYS",
@@ -72,4 +78,8 @@ __all__ = [
     "time_block_update",
     "waitlist_entry_cancel",
     "waitlist_entry_create",
+    "waitlist_offer_accept",
+    "waitlist_offer_decline",
+    "waitlist_process",
+    "waitlist_process_block",
 ]

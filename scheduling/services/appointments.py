@@ -41,6 +41,7 @@ from scheduling.services import hold_rules
 from scheduling.services.checks import (
     conflict_from_integrity_error,
 )
+from scheduling.services.waitlist_queue import waitlist_queue_block
 
 Status = Appointment.Status
 Code = CancellationCode
@@ -281,6 +282,7 @@ def appointment_cancel(
         data={"has_reason": bool(reason)},
     )
     notifications.notify_cancelled(appointment, by=actor)
+    waitlist_queue_block(appointment.time_block_id)  # the block is free again
     return appointment
 
 
@@ -398,6 +400,7 @@ def appointment_reschedule(
         data["hold"] = held.pk
     audit_record(action="appointment.rescheduled", target=appointment, actor=actor, data=data)
     notifications.notify_rescheduled(appointment)
+    waitlist_queue_block(old_block_id)  # the old block is free again
     return appointment
 
 

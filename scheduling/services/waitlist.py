@@ -8,13 +8,14 @@ import datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext
 
 from accounts.models import User
 from audit.services import audit_record
 from core.exceptions import ILLEGAL_TRANSITION, WAITLIST_DUPLICATE, WAITLIST_LIMIT, Conflict
 from core.locking import actor_id, lock_users, service_transaction
-from scheduling.models import LIVE_ENTRY_STATUSES, WaitlistEntry
+from scheduling.models import LIVE_ENTRY_STATUSES, WaitlistEntry, WaitlistOffer
 from scheduling.services.appointments import check_bookable_patient
 
 Status = WaitlistEntry.Status
@@ -139,5 +140,10 @@ def waitlist_entry_cancel(*, actor: User, entry: WaitlistEntry) -> WaitlistEntry
         raise Conflict(ILLEGAL_TRANSITION, gettext("This waitlist entry has already ended."))
     entry.status = Status.CANCELLED
     entry.save(update_fields=["status", "updated_at"])
+    # Its pending offer is declined (entries, then offers: the lock order); the round's shared
+    # hold stays until it expires, which ends the round.
+    WaitlistOffer.objects.filter(entry=entry, status=WaitlistOffer.Status.PENDING).update(
+        status=WaitlistOffer.Status.DECLINED, updated_at=timezone.now()
+    )
     audit_record(action="waitlist_entry.cancelled", target=entry, actor=actor)
     return entry
