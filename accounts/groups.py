@@ -22,6 +22,10 @@ FRONT_DESK_PERMISSIONS = [
     ("scheduling", "delete_timeblock"),
     ("scheduling", "view_review"),
     ("scheduling", "change_review"),
+    # The waiting lists: read them, add a patient, take one off (an add-permission action).
+    ("scheduling", "view_waitlistentry"),
+    ("scheduling", "add_waitlistentry"),
+    ("scheduling", "view_waitlistoffer"),
 ]
 
 

@@ -14,6 +14,7 @@ each other in a cycle (PostgreSQL's "deadlock detected"); docs/architecture.md l
 3. time blocks. (A reschedule's old block is only referenced: nothing that locks a block
    waits for another row after it.)
 4. slot holds (the open hold of the block just locked);
+5. waitlist entries, then waitlist offers, by id (scheduling/services/waitlist_offers.py);
 6. last, the idempotency record of a keyed request (one UPDATE: "applied", see below).
 
 `service_transaction` reruns a transaction once if PostgreSQL still aborts it with a

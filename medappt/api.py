@@ -13,6 +13,7 @@ from scheduling.views.directory import AvailabilityViewSet, DoctorReviewViewSet,
 from scheduling.views.holds import SlotHoldViewSet
 from scheduling.views.reviews import AppointmentReviewViewSet, ReviewViewSet
 from scheduling.views.time_blocks import TimeBlockViewSet
+from scheduling.views.waitlist import WaitlistEntryViewSet, WaitlistOfferViewSet
 
 router = SimpleRouter(trailing_slash=True)
 
@@ -37,6 +38,8 @@ router.register(
 router.register("holds", SlotHoldViewSet, basename="hold")
 router.register("calendar-feeds", CalendarFeedViewSet, basename="calendar-feed")
 router.register("reviews", ReviewViewSet, basename="review")
+router.register("waitlist/offers", WaitlistOfferViewSet, basename="waitlist-offer")
+router.register("waitlist", WaitlistEntryViewSet, basename="waitlist-entry")
 router.register("day", DayViewSet, basename="day")
 router.register("stats/appointments", AppointmentStatsViewSet, basename="appointment-stats")
 router.register("webhooks/subscriptions", WebhookSubscriptionViewSet, basename="webhook")

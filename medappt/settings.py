@@ -195,6 +195,10 @@ AUTHENTICATION_BACKENDS = ["accounts.backends.EmailBackend"]
 PASSWORD_RESET_URL = env.str(
     "PASSWORD_RESET_URL", default=PUBLIC_BASE_URL + "/portal/password/reset/{uid}/{token}/"
 )
+# The link in a waitlist offer's mail (no token: the patient signs in to answer).
+WAITLIST_OFFER_URL = env.str(
+    "WAITLIST_OFFER_URL", default=PUBLIC_BASE_URL + "/portal/waitlist/offers/{offer_id}/"
+)
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
 
 # Its own key, so rotating it (logging everyone out of the API) and rotating SECRET_KEY
@@ -309,6 +313,17 @@ IDEMPOTENCY_REQUIRED = env.bool("IDEMPOTENCY_REQUIRED", default=False)
 IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", default=10)
 IDEMPOTENCY_LEASE_SECONDS = env.int("IDEMPOTENCY_LEASE_SECONDS", default=60)
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+# Waitlist (docs/api-rules.md, waitlist): entries may span at most WAITLIST_MAX_SPAN_DAYS days;
+# a patient keeps at most WAITLIST_MAX_ACTIVE_PER_PATIENT waiting entries.
+WAITLIST_MAX_SPAN_DAYS = env.int("WAITLIST_MAX_SPAN_DAYS", default=92)
+WAITLIST_MAX_ACTIVE_PER_PATIENT = env.int("WAITLIST_MAX_ACTIVE_PER_PATIENT", default=5)
+# A freed block is offered only this far ahead, to WAITLIST_OFFER_BATCH patients at a time who
+# share one hold for WAITLIST_OFFER_TTL_SECONDS; an entry that misses WAITLIST_MAX_MISSED offers
+# expires.
+WAITLIST_MIN_LEAD_MINUTES = env.int("WAITLIST_MIN_LEAD_MINUTES", default=180)
+WAITLIST_OFFER_BATCH = env.int("WAITLIST_OFFER_BATCH", default=3)
+WAITLIST_OFFER_TTL_SECONDS = env.int("WAITLIST_OFFER_TTL_SECONDS", default=3600)
+WAITLIST_MAX_MISSED = env.int("WAITLIST_MAX_MISSED", default=3)
 # Check-in opens this long before the start and stays open to the end of its day (TIME_ZONE).
 CHECKIN_OPENS_MINUTES = env.int("CHECKIN_OPENS_MINUTES", default=120)
 
@@ -395,6 +410,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
     },
     "expire-holds": {"task": "scheduling.tasks.expire_holds", "schedule": 60.0},
+    "process-waitlist": {"task": "scheduling.tasks.process_waitlist", "schedule": 60.0},
     "purge-idempotency-keys": {"task": "core.tasks.purge_idempotency_keys", "schedule": 3600.0},
     "outbox-dispatch": {"task": "messaging.tasks.outbox_dispatch", "schedule": 30.0},
     "deliver-due-webhooks": {"task": "messaging.tasks.deliver_due_webhooks", "schedule": 15.0},

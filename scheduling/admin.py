@@ -506,3 +506,7 @@ class SlotHoldAdmin(PatientReadsAuditedAdmin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+# The waitlist's pages (scheduling/admin_waitlist.py); imported last, as it reuses this module.
+from scheduling import admin_waitlist  # noqa: E402, F401

@@ -18,6 +18,10 @@ class SchedulingConfig(AppConfig):
         hooks.register(hooks.photo_viewers, selectors.patients_of)
         for template in notifications.TEMPLATES:  # dates formatted in the mail's language
             register_context(template, notifications.when_context)
+        from scheduling.services import waitlist_offers
+
+        # The offer's dates in the mail's language and its link, made at send time.
+        register_context(waitlist_offers.OFFER_TEMPLATE, waitlist_offers.offer_mail_context)
         record_field_history(self.get_model("TimeBlock"))
         record_field_history(
             self.get_model("Appointment"), mask=("reason", "notes", "cancellation_reason")

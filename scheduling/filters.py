@@ -20,7 +20,7 @@ from core.filters import (
     StrictBooleanFilter,
     TermsFilter,
 )
-from scheduling.models import Appointment, SlotHold, TimeBlock
+from scheduling.models import Appointment, SlotHold, TimeBlock, WaitlistEntry, WaitlistOffer
 from scheduling.selectors import (
     FEATURED_DEFAULT_LIMIT,
     FEATURED_MAX_LIMIT,
@@ -188,3 +188,20 @@ class SlotHoldFilter(django_filters.FilterSet):
     class Meta:
         model = SlotHold
         fields = ["patient"]
+
+
+class WaitlistEntryFilter(django_filters.FilterSet):
+    patient = IdFilter(field_name="patient_id")
+
+    class Meta:
+        model = WaitlistEntry
+        fields = ["patient"]
+
+
+class WaitlistOfferFilter(django_filters.FilterSet):
+    patient = IdFilter(field_name="entry__patient_id")
+    time_block = IdFilter(field_name="time_block_id")
+
+    class Meta:
+        model = WaitlistOffer
+        fields = ["patient", "time_block"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Lower
 
 # The status sets (docs/api-rules.md, lifecycle). ACTIVE: the appointment holds its slot
 # (one per block, the patient's overlap and cap, availability, deactivation).
@@ -305,3 +306,133 @@ class SlotHold(models.Model):
                 return self.Status.EXPIRED
             return self.Status.RELEASED
         return self.Status.LIVE if self.expires_at > now else self.Status.EXPIRED
+
+
+# A waitlist entry that still waits: one per (patient, doctor or specialty), and these count
+# toward WAITLIST_MAX_ACTIVE_PER_PATIENT.
+LIVE_ENTRY_STATUSES = ("active", "offered")
+
+
+class WaitlistEntry(models.Model):
+    """A patient waits for a free block of one doctor, or of any doctor of one specialty, in
+    a date range, on some weekdays, between some times (the doctor's zone; specialty entries:
+    TIME_ZONE). The waitlist offers them the blocks that free up (docs/api-rules.md)."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        OFFERED = "offered", "Offered"
+        BOOKED = "booked", "Booked"
+        CANCELLED = "cancelled", "Cancelled"
+        EXPIRED = "expired", "Expired"
+
+    patient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="waitlist_entries",
+        db_index=False,
+    )
+    doctor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="waitlisted_by",
+        db_index=False,
+    )
+    specialty = models.CharField(max_length=100, blank=True, default="")
+    date_from = models.DateField()
+    date_to = models.DateField()
+    # 0 = Monday; empty = any weekday.
+    weekdays = models.JSONField(default=list, blank=True)
+    time_from = models.TimeField(null=True, blank=True)
+    time_to = models.TimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    missed_offers = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "waitlist entries"
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(doctor__isnull=False) & Q(specialty=""))
+                | (Q(doctor__isnull=True) & ~Q(specialty="")),
+                name="waitlist_entry_doctor_xor_specialty",
+            ),
+            models.CheckConstraint(
+                condition=Q(date_to__gte=F("date_from")), name="waitlist_entry_dates_ordered"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["active", "offered", "booked", "cancelled", "expired"]),
+                name="waitlist_entry_status_valid",
+            ),
+            models.UniqueConstraint(
+                fields=["patient", "doctor"],
+                condition=Q(status__in=LIVE_ENTRY_STATUSES, doctor__isnull=False),
+                name="waitlist_entry_one_live_per_doctor",
+            ),
+            models.UniqueConstraint(
+                Lower("specialty"),
+                "patient",
+                condition=Q(status__in=LIVE_ENTRY_STATUSES, doctor__isnull=True),
+                name="waitlist_entry_one_live_per_specialty",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["patient", "created_at"], name="waitlist_entry_patient_idx"),
+            # The FIFO candidates of a freed block: live entries in (created_at, id) order.
+            models.Index(
+                fields=["created_at", "id"],
+                condition=Q(status="active"),
+                name="waitlist_entry_fifo_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        target = f"doctor {self.doctor_id}" if self.doctor_id else self.specialty
+        return f"Waitlist entry {self.pk} of patient {self.patient_id} for {target}"
+
+
+class WaitlistOffer(models.Model):
+    """A freed block offered to a waiting patient; the offers of one round share one hold
+    (patient null) that ends the round when it expires."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+        EXPIRED = "expired", "Expired"
+        SUPERSEDED = "superseded", "Superseded"
+
+    entry = models.ForeignKey(WaitlistEntry, on_delete=models.PROTECT, related_name="offers")
+    time_block = models.ForeignKey(
+        TimeBlock, on_delete=models.PROTECT, related_name="waitlist_offers"
+    )
+    hold = models.ForeignKey(SlotHold, on_delete=models.PROTECT, related_name="waitlist_offers")
+    expires_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entry", "time_block"], name="waitlist_offer_once_per_block"
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=["pending", "accepted", "declined", "expired", "superseded"]
+                ),
+                name="waitlist_offer_status_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["expires_at"], condition=Q(status="pending"), name="waitlist_offer_due_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Offer {self.pk} of block {self.time_block_id} to entry {self.entry_id}"

@@ -35,6 +35,8 @@ from scheduling.models import (
     ReviewVote,
     SlotHold,
     TimeBlock,
+    WaitlistEntry,
+    WaitlistOffer,
 )
 
 STAFF_ROLES = (User.Role.STAFF, User.Role.ADMIN)
@@ -449,3 +451,27 @@ def front_desk_summary(*, now: datetime.datetime | None = None) -> dict:
             start__lt=soon_end.isoformat(),
         ),
     }
+
+
+def waitlist_entry_list_visible_to(*, user: User) -> QuerySet[WaitlistEntry]:
+    """A patient's own waitlist entries; staff and admins see every entry; anyone else none."""
+    entries = WaitlistEntry.objects.order_by("created_at", "id")
+    role = getattr(user, "role", None)
+    if role in STAFF_ROLES:
+        return entries
+    if role == User.Role.PATIENT:
+        return entries.filter(patient=user)
+    return entries.none()
+
+
+def waitlist_offer_list_visible_to(*, user: User) -> QuerySet[WaitlistOffer]:
+    """A patient's own waitlist offers, newest first; staff and admins see every offer."""
+    offers = WaitlistOffer.objects.select_related("time_block", "entry").order_by(
+        "-created_at", "-id"
+    )
+    role = getattr(user, "role", None)
+    if role in STAFF_ROLES:
+        return offers
+    if role == User.Role.PATIENT:
+        return offers.filter(entry__patient=user)
+    return offers.none()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.jobs import job
+from scheduling.services import waitlist_offers
 from scheduling.services.holds import slot_holds_expire
 from scheduling.services.maintenance import appointment_reminders_send, appointments_close_past
 
@@ -23,3 +24,24 @@ def close_past_appointments() -> None:
 def expire_holds() -> None:
     """Every minute. Safe twice: each expired hold is closed by a conditional update."""
     slot_holds_expire()
+
+
+@job
+def waitlist_process_block(block_id: int) -> None:
+    """When a block may have freed up. Safe twice: a block in a round is held, so a second
+    run offers nothing."""
+    waitlist_offers.waitlist_process_block(block_id=block_id)
+
+
+@job
+def waitlist_process_blocks(*block_ids: int) -> None:
+    """New blocks (a bulk creation), one after the other. Safe twice, as above."""
+    for block_id in block_ids:
+        waitlist_offers.waitlist_process_block(block_id=block_id)
+
+
+@job
+def process_waitlist() -> None:
+    """Every minute: end the rounds whose hold expired, offer the free blocks again. Safe
+    twice: each round ends under its block's lock, and a held block is never offered."""
+    waitlist_offers.waitlist_process()

@@ -39,6 +39,13 @@ from scheduling.services.reviews import (
     review_update,
     review_vote,
 )
+from scheduling.services.waitlist import waitlist_entry_cancel, waitlist_entry_create
+from scheduling.services.waitlist_offers import (
+    waitlist_offer_accept,
+    waitlist_offer_decline,
+    waitlist_process,
+    waitlist_process_block,
+)
 
 __all__ = [
     "MAX_BULK_DAYS",
@@ -69,4 +76,10 @@ __all__ = [
     "time_block_create",
     "time_block_delete",
     "time_block_update",
+    "waitlist_entry_cancel",
+    "waitlist_entry_create",
+    "waitlist_offer_accept",
+    "waitlist_offer_decline",
+    "waitlist_process",
+    "waitlist_process_block",
 ]

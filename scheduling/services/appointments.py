@@ -41,6 +41,7 @@ from scheduling.services import events, hold_rules
 from scheduling.services.checks import (
     conflict_from_integrity_error,
 )
+from scheduling.services.waitlist_queue import waitlist_queue_block
 
 Status = Appointment.Status
 Code = CancellationCode
@@ -292,6 +293,7 @@ def appointment_cancel(
         type="cancelled", appointment=appointment, previous_status=previous_status
     )
     notifications.notify_cancelled(appointment, by=actor)
+    waitlist_queue_block(appointment.time_block_id)  # the block is free again
     return appointment
 
 
@@ -421,6 +423,7 @@ def appointment_reschedule(
         type="rescheduled", appointment=appointment, previous_status=previous_status
     )
     notifications.notify_rescheduled(appointment)
+    waitlist_queue_block(old_block_id)  # the old block is free again
     return appointment
 
 

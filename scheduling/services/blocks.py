@@ -34,6 +34,7 @@ from scheduling.services.checks import (
     conflict_from_integrity_error,
     overlapping_blocks,
 )
+from scheduling.services.waitlist_queue import waitlist_queue_block, waitlist_queue_blocks
 
 
 @service_transaction
@@ -53,6 +54,7 @@ def time_block_create(
     except IntegrityError as error:
         raise conflict_from_integrity_error(error, BLOCK_OVERLAP) from error
     audit_record(action="time_block.created", target=block, actor=actor, data={"doctor": doctor.pk})
+    waitlist_queue_block(block.pk)  # someone may be waiting for it
     return block
 
 
@@ -196,6 +198,7 @@ def time_block_bulk_create(
     field_history_bulk_created(created, actor=actor)
     if created:
         bump(availability_scope(doctor.pk), ANY_AVAILABILITY)
+    waitlist_queue_blocks([block.pk for block in created])  # someone may be waiting for them
     result = BulkResult(
         created=len(created), skipped=len(candidates) - len(created), total=len(candidates)
     )

@@ -17,6 +17,7 @@ from audit.services import audit_record
 from core.exceptions import HOLD_EXPIRED, SLOT_HELD, Conflict
 from core.response_cache import ANY_AVAILABILITY, availability_scope, bump
 from scheduling.models import OPEN_HOLD, Appointment, SlotHold, TimeBlock
+from scheduling.services.waitlist_queue import waitlist_queue_block
 
 Reason = SlotHold.ReleaseReason
 
@@ -33,6 +34,7 @@ def hold_close(*, hold: SlotHold, now: datetime.datetime, reason: str, actor: Us
     action = "slot_hold.expired" if reason == Reason.EXPIRED else "slot_hold.released"
     audit_record(action=action, target=hold, actor=actor, data={"time_block": hold.time_block_id})
     bump(availability_scope(hold.doctor_id), ANY_AVAILABILITY)
+    waitlist_queue_block(hold.time_block_id)  # the block may be free again
     return True
 
 

@@ -21,6 +21,8 @@ KEYED = {
         (f"/api/v1/appointments/{{id}}/{action}/", "post")
         for action in ("confirm", "cancel", "complete", "no-show", "reschedule")
     ),
+    ("/api/v1/waitlist/offers/{id}/accept/", "post"),
+    ("/api/v1/waitlist/offers/{id}/decline/", "post"),
 }
 
 
@@ -47,7 +49,7 @@ def test_keyed_writes_document_422_and_the_replay_header(schema):
     for path, method in KEYED:
         responses = schema["paths"][path][method]["responses"]
         assert "422" in responses, path
-        success = "201" if path.endswith(("appointments/", "holds/")) else "200"
+        success = "201" if path.endswith(("appointments/", "holds/", "accept/")) else "200"
         assert "Idempotent-Replayed" in responses[success]["headers"], path
         assert "Idempotent-Replayed" in responses["409"]["headers"], path
     assert "Unprocessable" in schema["components"]["schemas"]
