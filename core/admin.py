@@ -81,8 +81,21 @@ class ServiceBackedAdmin:
             raise RuleViolation(rule_message(error)) from error
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A console page that shows rows and lets nobody add, change or delete them."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
 @admin.register(EmailMessage)
-class EmailMessageAdmin(admin.ModelAdmin):
+class EmailMessageAdmin(ReadOnlyAdmin):
     """The mail outbox, read-only: what was sent to whom and when, what failed and why. Its
     context (names, dates) is not shown, and links were never stored."""
 
@@ -105,18 +118,9 @@ class EmailMessageAdmin(admin.ModelAdmin):
     )
     readonly_fields = fields
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
 
 @admin.register(IdempotencyRecord)
-class IdempotencyRecordAdmin(admin.ModelAdmin):
+class IdempotencyRecordAdmin(ReadOnlyAdmin):
     """Idempotency-Keys, read-only and without the stored answers (they show patient data)."""
 
     list_display = ("id", "user_id", "key", "state", "response_status", "created_at")
@@ -136,12 +140,3 @@ class IdempotencyRecordAdmin(admin.ModelAdmin):
         "completed_at",
     )
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
