@@ -6,11 +6,12 @@ from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 
 from accounts import hooks
 from accounts.models import DoctorProfile, User
+from core.roles import CLINIC_ROLES
 
 
 def user_list_visible_to(*, user: User) -> QuerySet[User]:
     """Staff and admins see every user; nobody else sees the user list."""
-    if getattr(user, "role", None) in (User.Role.STAFF, User.Role.ADMIN):
+    if getattr(user, "role", None) in CLINIC_ROLES:
         return User.objects.all().order_by("id")
     return User.objects.none()
 
@@ -45,7 +46,7 @@ def user_photo_visible_to(*, viewer: User, owner: User) -> bool:
         return True
     if not viewer.is_authenticated:
         return False
-    if viewer.pk == owner.pk or viewer.role in (User.Role.STAFF, User.Role.ADMIN):
+    if viewer.pk == owner.pk or viewer.role in CLINIC_ROLES:
         return True
     return bool(getattr(owner, "photo_shown_to_viewer", False))
 

@@ -9,3 +9,7 @@ class Role(models.TextChoices):
     DOCTOR = "doctor", "Doctor"
     STAFF = "staff", "Front desk"
     ADMIN = "admin", "Clinic admin"
+
+
+# The clinic's own people: front-desk staff and admins (they act for any patient or doctor).
+CLINIC_ROLES = (Role.STAFF, Role.ADMIN)

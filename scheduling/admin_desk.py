@@ -25,6 +25,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import User
 from audit.services import audit_record_patient_views
 from core.exceptions import Conflict
+from core.roles import CLINIC_ROLES
 from scheduling import services
 from scheduling.day import clinic_day, clinic_today
 from scheduling.desk_serializers import StatsQueryInputSerializer
@@ -35,13 +36,12 @@ from scheduling.stats import GROUP_BY, appointment_stats
 FRAGMENT_HEADER = "X-Desk-Board"
 REFRESH_SECONDS = 30
 
-DESK_ROLES = (User.Role.STAFF, User.Role.ADMIN)
 # Doctors do not use the console: an admin starts and completes visits for them there.
 VISIT_ROLES = (User.Role.ADMIN,)
 
 # action in the URL -> (service, who may, success message)
 DESK_ACTIONS = {
-    "check-in": (services.appointment_check_in, DESK_ROLES, gettext_lazy("%(name)s checked in.")),
+    "check-in": (services.appointment_check_in, CLINIC_ROLES, gettext_lazy("%(name)s checked in.")),
     "start-visit": (
         services.appointment_start_visit,
         VISIT_ROLES,
@@ -57,7 +57,7 @@ DESK_ACTIONS = {
 
 def may_view_desk(user) -> bool:
     """Staff and admins with the appointment view permission see the board."""
-    return user.role in DESK_ROLES and user.has_perm("scheduling.view_appointment")
+    return user.role in CLINIC_ROLES and user.has_perm("scheduling.view_appointment")
 
 
 def desk_board(request: HttpRequest, *, record: bool = True) -> dict:

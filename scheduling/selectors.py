@@ -27,6 +27,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import DoctorProfile, DoctorSpecialty, User
+from core.roles import CLINIC_ROLES
 from scheduling.models import (
     ACTIVE_STATUSES,
     OPEN_HOLD,
@@ -38,8 +39,6 @@ from scheduling.models import (
     WaitlistEntry,
     WaitlistOffer,
 )
-
-STAFF_ROLES = (User.Role.STAFF, User.Role.ADMIN)
 
 
 def _has_active_appointment() -> Exists:
@@ -71,7 +70,7 @@ def time_block_list_visible_to(*, user: User) -> QuerySet[TimeBlock]:
         is_booked=_has_active_appointment()
     )
     role = getattr(user, "role", None)
-    if role in STAFF_ROLES:
+    if role in CLINIC_ROLES:
         return blocks.order_by("start", "id")
     if role == User.Role.DOCTOR:
         return blocks.filter(doctor=user).order_by("start", "id")
@@ -112,7 +111,7 @@ def slot_hold_list_visible_to(*, user: User) -> QuerySet[SlotHold]:
     """A patient's own holds; staff and admins see every hold; anyone else none."""
     holds = SlotHold.objects.select_related("time_block")
     role = getattr(user, "role", None)
-    if role in STAFF_ROLES:
+    if role in CLINIC_ROLES:
         return holds
     if role == User.Role.PATIENT:
         return holds.filter(patient=user)
@@ -157,7 +156,7 @@ def appointment_list_visible_to(*, user: User) -> QuerySet[Appointment]:
         "patient", "doctor", "doctor__doctor_profile"
     ).order_by("start", "id")
     role = getattr(user, "role", None)
-    if role in STAFF_ROLES:
+    if role in CLINIC_ROLES:
         return appointments
     if role == User.Role.DOCTOR:
         return appointments.filter(doctor=user)
@@ -457,7 +456,7 @@ def waitlist_entry_list_visible_to(*, user: User) -> QuerySet[WaitlistEntry]:
     """A patient's own waitlist entries; staff and admins see every entry; anyone else none."""
     entries = WaitlistEntry.objects.order_by("created_at", "id")
     role = getattr(user, "role", None)
-    if role in STAFF_ROLES:
+    if role in CLINIC_ROLES:
         return entries
     if role == User.Role.PATIENT:
         return entries.filter(patient=user)
@@ -470,7 +469,7 @@ def waitlist_offer_list_visible_to(*, user: User) -> QuerySet[WaitlistOffer]:
         "-created_at", "-id"
     )
     role = getattr(user, "role", None)
-    if role in STAFF_ROLES:
+    if role in CLINIC_ROLES:
         return offers
     if role == User.Role.PATIENT:
         return offers.filter(entry__patient=user)

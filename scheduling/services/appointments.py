@@ -27,6 +27,7 @@ from core.exceptions import (
     Conflict,
 )
 from core.locking import actor_id, lock_users, service_transaction
+from core.roles import CLINIC_ROLES
 from scheduling import notifications, selectors
 from scheduling.models import (
     ACTIVE_STATUSES,
@@ -429,7 +430,7 @@ def appointment_reschedule(
 
 def appointment_writable_fields(*, actor: User, appointment: Appointment) -> set[str]:
     """Which free-text fields this caller may change now (others are silently ignored)."""
-    if actor.role in (User.Role.STAFF, User.Role.ADMIN):
+    if actor.role in CLINIC_ROLES:
         return {"reason", "notes"}
     if actor.pk == appointment.doctor_id:
         return {"notes"}

@@ -8,7 +8,6 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.models import User
 from audit.services import audit_record_patient_views
 from core.filters import ID_REGEX
 from core.idempotency import idempotent
@@ -22,6 +21,7 @@ from core.permissions import (
     IsPatient,
     IsStaffRole,
 )
+from core.roles import CLINIC_ROLES
 from core.throttles import BookingRateThrottle
 from core.validation import valid_input
 from scheduling import selectors, services
@@ -35,8 +35,6 @@ from scheduling.serializers import (
     RescheduleInputSerializer,
 )
 from scheduling.views.windows import WINDOW_PARAMETERS
-
-STAFF_ROLES = (User.Role.STAFF, User.Role.ADMIN)
 
 
 @extend_schema_view(
@@ -109,7 +107,7 @@ class AppointmentViewSet(
 
     @idempotent(success_status=status.HTTP_201_CREATED)
     def create(self, request: Request) -> Response:
-        names_patient = request.user.role in STAFF_ROLES
+        names_patient = request.user.role in CLINIC_ROLES
         data = valid_input(AppointmentCreateInputSerializer, request, names_patient=names_patient)
         appointment = services.appointment_book(
             actor=request.user,
@@ -143,7 +141,7 @@ class AppointmentViewSet(
     def cancel(self, request: Request, pk: str) -> Response:
         appointment = self.get_object()
         data = valid_input(
-            CancelInputSerializer, request, names_code=request.user.role in STAFF_ROLES
+            CancelInputSerializer, request, names_code=request.user.role in CLINIC_ROLES
         )
         appointment = services.appointment_cancel(
             actor=request.user,

@@ -7,18 +7,16 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.models import User
 from core.filters import ID_REGEX
 from core.idempotency import idempotent
 from core.models import IdempotencyRecord
 from core.permissions import ActionPermissionsMixin, IsAdminRole, IsPatient, IsStaffRole
+from core.roles import CLINIC_ROLES
 from core.throttles import HoldRateThrottle
 from core.validation import valid_input
 from scheduling import selectors, services
 from scheduling.filters import SlotHoldFilter
 from scheduling.serializers import SlotHoldCreateInputSerializer, SlotHoldSerializer
-
-STAFF_ROLES = (User.Role.STAFF, User.Role.ADMIN)
 
 
 @extend_schema_view(
@@ -53,7 +51,7 @@ class SlotHoldViewSet(
 
     @idempotent(success_status=status.HTTP_201_CREATED)
     def create(self, request: Request) -> Response:
-        names_patient = request.user.role in STAFF_ROLES
+        names_patient = request.user.role in CLINIC_ROLES
         data = valid_input(SlotHoldCreateInputSerializer, request, names_patient=names_patient)
         hold = services.slot_hold_create(
             actor=request.user,

@@ -9,12 +9,12 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.models import User
 from audit.services import audit_record_patient_views
 from core.filters import ID_REGEX
 from core.idempotency import idempotent
 from core.models import IdempotencyRecord
 from core.permissions import ActionPermissionsMixin, IsAdminRole, IsPatient, IsStaffRole
+from core.roles import CLINIC_ROLES
 from core.validation import valid_input
 from scheduling import selectors, services
 from scheduling.filters import WaitlistEntryFilter, WaitlistOfferFilter
@@ -24,8 +24,6 @@ from scheduling.waitlist_serializers import (
     WaitlistEntrySerializer,
     WaitlistOfferSerializer,
 )
-
-STAFF_ROLES = (User.Role.STAFF, User.Role.ADMIN)
 
 
 @extend_schema_view(
@@ -57,7 +55,7 @@ class WaitlistEntryViewSet(
         return selectors.waitlist_entry_list_visible_to(user=self.request.user)
 
     def create(self, request: Request) -> Response:
-        names_patient = request.user.role in STAFF_ROLES
+        names_patient = request.user.role in CLINIC_ROLES
         data = valid_input(WaitlistEntryCreateInputSerializer, request, names_patient=names_patient)
         entry = services.waitlist_entry_create(
             actor=request.user,
