@@ -1,5 +1,6 @@
 """The one API router: the whole `/api/v1/` surface on one screen."""
 
+from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
 from accounts.views import AuthViewSet, UserPhotoViewSet, UserViewSet
@@ -13,6 +14,7 @@ from scheduling.views.directory import AvailabilityViewSet, DoctorReviewViewSet,
 from scheduling.views.holds import SlotHoldViewSet
 from scheduling.views.reviews import AppointmentReviewViewSet, ReviewViewSet
 from scheduling.views.time_blocks import TimeBlockViewSet
+from scheduling.views.visit_types import DoctorVisitTypeViewSet, VisitTypeViewSet
 from scheduling.views.waitlist import WaitlistEntryViewSet, WaitlistOfferViewSet
 
 router = SimpleRouter(trailing_slash=True)
@@ -28,6 +30,7 @@ router.register(
 router.register(
     rf"doctors/(?P<doctor_id>{ID_REGEX})/reviews", DoctorReviewViewSet, basename="doctor-review"
 )
+router.register("visit-types", VisitTypeViewSet, basename="visit-type")
 router.register("time-blocks", TimeBlockViewSet, basename="time-block")
 router.register("appointments", AppointmentViewSet, basename="appointment")
 router.register(
@@ -47,4 +50,12 @@ router.register("webhooks/deliveries", WebhookDeliveryViewSet, basename="webhook
 router.register("audit/events", AuditEventViewSet, basename="audit-event")
 router.register("audit/changes", FieldChangeViewSet, basename="audit-change")
 
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    # GET (public) and PUT (admin) on one list URL, which the router's routes do not pair.
+    re_path(
+        rf"^doctors/(?P<doctor_id>{ID_REGEX})/visit-types/$",
+        DoctorVisitTypeViewSet.as_view({"get": "list", "put": "replace"}),
+        name="doctor-visit-types",
+    ),
+]

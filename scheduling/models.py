@@ -22,6 +22,66 @@ PATIENT_CANCELLABLE = ("pending", "confirmed")
 CLINIC_CANCELLABLE = ("pending", "confirmed", "arrived")
 
 
+# The reserved name of "no visit type": untagged blocks and appointments (visit_type null).
+GENERAL_VISIT_TYPE = "general"
+
+
+class VisitType(models.Model):
+    """A kind of visit the clinic offers (first consultation, follow-up): a tagged block lasts
+    its duration. No prices. Deactivated, it is offered no more; tagged rows keep it."""
+
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=50, unique=True)
+    duration_minutes = models.PositiveSmallIntegerField()
+    # Blank: a doctor of any specialty may offer it.
+    specialty = models.CharField(max_length=100, blank=True, default="")
+    description = models.TextField(max_length=1000, blank=True, default="")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(duration_minutes__gte=5) & Q(duration_minutes__lte=720),
+                name="visit_type_duration_5_to_720",
+            ),
+            models.CheckConstraint(
+                condition=~Q(slug=GENERAL_VISIT_TYPE), name="visit_type_slug_not_general"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.duration_minutes} min)"
+
+
+class DoctorVisitType(models.Model):
+    """A doctor offers a visit type. Withdrawn offers stay as inactive rows (history)."""
+
+    doctor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="visit_type_offers",
+        db_index=False,  # the unique (doctor, visit_type) index serves it
+    )
+    visit_type = models.ForeignKey(VisitType, on_delete=models.PROTECT, related_name="offers")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["doctor_id", "visit_type_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["doctor", "visit_type"], name="doctor_visit_type_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Doctor {self.doctor_id} offers visit type {self.visit_type_id}"
+
+
 class TimeBlock(models.Model):
     # No single-column index: a doctor's unwithdrawn blocks are found through the (doctor,
     # start) unique index below, by start range, however long the doctor's history grows.
@@ -35,6 +95,15 @@ class TimeBlock(models.Model):
     end = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
+    # Null: general. The (visit_type, start) index below serves the foreign key.
+    visit_type = models.ForeignKey(
+        VisitType,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="time_blocks",
+        db_index=False,
+    )
 
     class Meta:
         ordering = ["start", "id"]
@@ -54,6 +123,12 @@ class TimeBlock(models.Model):
                 fields=["start", "id"],
                 condition=Q(withdrawn_at__isnull=True),
                 name="time_block_start_idx",
+            ),
+            # visit_type=<type> on the clinic-wide block list, in start order.
+            models.Index(
+                fields=["visit_type", "start", "id"],
+                condition=Q(withdrawn_at__isnull=True, visit_type__isnull=False),
+                name="time_block_visit_type_idx",
             ),
         ]
 
@@ -99,6 +174,16 @@ class Appointment(models.Model):
     time_block = models.ForeignKey(TimeBlock, on_delete=models.PROTECT, related_name="appointments")
     # Copied from the block, so overlap rules and date queries need no join.
     start = models.DateTimeField()
+    # Copied from the block at booking (null: general); a reschedule keeps it. No index:
+    # lists filter by patient, doctor or status first.
+    visit_type = models.ForeignKey(
+        VisitType,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
     end = models.DateTimeField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     reason = models.TextField(max_length=1000, blank=True)
@@ -340,6 +425,15 @@ class WaitlistEntry(models.Model):
         db_index=False,
     )
     specialty = models.CharField(max_length=100, blank=True, default="")
+    # Null: any block (general or tagged) fits.
+    visit_type = models.ForeignKey(
+        VisitType,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
     date_from = models.DateField()
     date_to = models.DateField()
     # 0 = Monday; empty = any weekday.
