@@ -173,11 +173,14 @@ class AvailabilityViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
         )
 
     def _visit_type(self):
-        """`?visit_type=<id|slug|general>`; an unknown one is a 400."""
-        try:
-            return VisitTypeField(required=False).clean(self.request.query_params.get("visit_type"))
-        except DjangoValidationError as error:
-            raise ValidationError({"visit_type": error.messages}) from error
+        """`?visit_type=<id|slug|general>`; an unknown one is a 400. Resolved once."""
+        if not hasattr(self, "_resolved_visit_type"):
+            value = self.request.query_params.get("visit_type")
+            try:
+                self._resolved_visit_type = VisitTypeField(required=False).clean(value)
+            except DjangoValidationError as error:
+                raise ValidationError({"visit_type": error.messages}) from error
+        return self._resolved_visit_type
 
     def list(self, request: Request, doctor_id: str) -> Response:
         # A bad window or type is a 400 now, even where the same URL was valid moments ago.
