@@ -13,6 +13,7 @@ from scheduling.views.desk import AppointmentStatsViewSet, DayViewSet
 from scheduling.views.directory import AvailabilityViewSet, DoctorReviewViewSet, DoctorViewSet
 from scheduling.views.holds import SlotHoldViewSet
 from scheduling.views.reviews import AppointmentReviewViewSet, ReviewViewSet
+from scheduling.views.templates import AvailabilityExceptionViewSet, AvailabilityTemplateViewSet
 from scheduling.views.time_blocks import TimeBlockViewSet
 from scheduling.views.visit_types import DoctorVisitTypeViewSet, VisitTypeViewSet
 from scheduling.views.waitlist import WaitlistEntryViewSet, WaitlistOfferViewSet
@@ -32,6 +33,14 @@ router.register(
 )
 router.register("visit-types", VisitTypeViewSet, basename="visit-type")
 router.register("time-blocks", TimeBlockViewSet, basename="time-block")
+router.register(
+    "availability-templates", AvailabilityTemplateViewSet, basename="availability-template"
+)
+router.register(
+    rf"availability-templates/(?P<template_id>{ID_REGEX})/exceptions",
+    AvailabilityExceptionViewSet,
+    basename="availability-exception",
+)
 router.register("appointments", AppointmentViewSet, basename="appointment")
 router.register(
     rf"appointments/(?P<appointment_id>{ID_REGEX})/review",

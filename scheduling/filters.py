@@ -23,6 +23,7 @@ from core.filters import (
 from scheduling.models import (
     GENERAL_VISIT_TYPE,
     Appointment,
+    AvailabilityTemplate,
     SlotHold,
     TimeBlock,
     VisitType,
@@ -286,3 +287,12 @@ class WaitlistOfferFilter(django_filters.FilterSet):
     class Meta:
         model = WaitlistOffer
         fields = ["patient", "time_block"]
+
+
+class AvailabilityTemplateFilter(django_filters.FilterSet):
+    doctor = IdFilter(field_name="doctor_id")
+    active = StrictBooleanFilter(field_name="active")
+
+    class Meta:
+        model = AvailabilityTemplate
+        fields = ["doctor", "active"]

@@ -82,7 +82,96 @@ class DoctorVisitType(models.Model):
         return f"Doctor {self.doctor_id} offers visit type {self.visit_type_id}"
 
 
+class AvailabilityTemplate(models.Model):
+    """A doctor's standing schedule: on the days an RRULE (a checked subset) gives between
+    valid_from and valid_until, slots of slot_minutes from start_time to end_time, local time
+    in `timezone`. Materialised into blocks up to AVAILABILITY_HORIZON_DAYS ahead."""
+
+    doctor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="availability_templates",
+        db_index=False,  # the (doctor, active) index serves it
+    )
+    rrule = models.CharField(max_length=500)
+    valid_from = models.DateField()
+    valid_until = models.DateField()
+    start_time = models.TimeField()
+    end_time = models.TimeField()
+    visit_type = models.ForeignKey(
+        VisitType, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    slot_minutes = models.PositiveSmallIntegerField()
+    timezone = models.CharField(max_length=64)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["doctor_id", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valid_until__gte=F("valid_from")),
+                name="availability_template_dates_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(end_time__gt=F("start_time")),
+                name="availability_template_times_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(slot_minutes__gte=5) & Q(slot_minutes__lte=720),
+                name="availability_template_slot_5_to_720",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["doctor", "active"], name="avail_template_doctor_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Template {self.pk} of doctor {self.doctor_id}: {self.rrule}"
+
+
+class AvailabilityException(models.Model):
+    """One date of a template: closed (no slots), or custom hours instead of its own."""
+
+    class Kind(models.TextChoices):
+        CLOSED = "closed", "Closed"
+        CUSTOM = "custom", "Custom hours"
+
+    template = models.ForeignKey(
+        AvailabilityTemplate, on_delete=models.CASCADE, related_name="exceptions"
+    )
+    date = models.DateField()
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    start_time = models.TimeField(null=True, blank=True)
+    end_time = models.TimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["date", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["template", "date"], name="availability_exception_one_per_date"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(kind="closed", start_time__isnull=True, end_time__isnull=True)
+                    | Q(kind="custom", end_time__gt=F("start_time"))
+                ),
+                name="availability_exception_shape",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.date} (template {self.template_id})"
+
+
 class TimeBlock(models.Model):
+    class Source(models.TextChoices):
+        MANUAL = "manual", "Manual"
+        BULK = "bulk", "Bulk"
+        TEMPLATE = "template", "Template"
+
     # No single-column index: a doctor's unwithdrawn blocks are found through the (doctor,
     # start) unique index below, by start range, however long the doctor's history grows.
     doctor = models.ForeignKey(
@@ -103,6 +192,18 @@ class TimeBlock(models.Model):
         blank=True,
         related_name="time_blocks",
         db_index=False,
+    )
+    # The template that made it (null: made by hand or in bulk, or its template was deleted).
+    template = models.ForeignKey(
+        AvailabilityTemplate,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="time_blocks",
+        db_index=False,  # the (template, start) index below serves it
+    )
+    source = models.CharField(
+        max_length=8, choices=Source.choices, default=Source.MANUAL, db_default="manual"
     )
 
     class Meta:
@@ -129,6 +230,12 @@ class TimeBlock(models.Model):
                 fields=["visit_type", "start", "id"],
                 condition=Q(withdrawn_at__isnull=True, visit_type__isnull=False),
                 name="time_block_visit_type_idx",
+            ),
+            # A template's blocks, when it is edited or materialised again.
+            models.Index(
+                fields=["template", "start"],
+                condition=Q(template__isnull=False),
+                name="time_block_template_idx",
             ),
         ]
 

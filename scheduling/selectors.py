@@ -34,6 +34,7 @@ from scheduling.models import (
     GENERAL_VISIT_TYPE,
     OPEN_HOLD,
     Appointment,
+    AvailabilityTemplate,
     DoctorVisitType,
     Review,
     ReviewVote,
@@ -568,3 +569,16 @@ def waitlist_offer_list_visible_to(*, user: User) -> QuerySet[WaitlistOffer]:
     if role == User.Role.PATIENT:
         return offers.filter(entry__patient=user)
     return offers.none()
+
+
+def availability_template_list_visible_to(*, user: User) -> QuerySet[AvailabilityTemplate]:
+    """A doctor's own templates; staff and admins see every doctor's; anyone else none."""
+    templates = AvailabilityTemplate.objects.select_related("doctor", "visit_type").order_by(
+        "doctor_id", "id"
+    )
+    role = getattr(user, "role", None)
+    if role in CLINIC_ROLES:
+        return templates
+    if role == User.Role.DOCTOR:
+        return templates.filter(doctor=user)
+    return templates.none()

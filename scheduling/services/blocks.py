@@ -34,6 +34,7 @@ from scheduling.services.checks import (
     conflict_from_integrity_error,
     overlapping_blocks,
 )
+from scheduling.services.slots import day_slots
 from scheduling.services.visit_types import check_tagged_length, check_visit_type_for_block
 from scheduling.services.waitlist_queue import waitlist_queue_block, waitlist_queue_blocks
 
@@ -94,34 +95,27 @@ def _bulk_candidates(
     slot_minutes: int,
     zone: zoneinfo.ZoneInfo,
 ) -> list[tuple[datetime.datetime, datetime.datetime] | None]:
-    """Every slot of the pattern in local wall-clock time; None for one in a DST gap.
-
-    09:00 local stays 09:00 local across a daylight-saving change. A slot lasts exactly
-    slot_minutes; a trailing partial slot is dropped; an ambiguous local time takes its
-    first occurrence (fold=0).
-    """
-    slot = datetime.timedelta(minutes=slot_minutes)
+    """Every slot of the weekly pattern (scheduling/services/slots.py cuts each day); None
+    for one in a DST gap. Stops past MAX_BULK_SLOTS."""
     candidates: list[tuple[datetime.datetime, datetime.datetime] | None] = []
     for offset in range((date_to - date_from).days + 1):
         day = date_from + datetime.timedelta(days=offset)
-        if day.weekday() in weekdays:
-            local = datetime.datetime.combine(day, start_time)
-            day_end = datetime.datetime.combine(day, end_time)
-            while local <= day_end - slot:  # (not local + slot: no overflow on 9999-12-31)
-                aware = local.replace(tzinfo=zone)
-                round_trip = aware.astimezone(datetime.UTC).astimezone(zone)
-                if round_trip.replace(tzinfo=None) != local:
-                    candidates.append(None)  # this wall-clock time does not exist that day
-                else:
-                    start = aware.astimezone(datetime.UTC)
-                    candidates.append((start, start + slot))
-                if len(candidates) > MAX_BULK_SLOTS:
-                    return candidates
-                local += slot
+        if day.weekday() not in weekdays:
+            continue
+        for slot in day_slots(
+            day=day,
+            start_time=start_time,
+            end_time=end_time,
+            slot_minutes=slot_minutes,
+            zone=zone,
+        ):
+            candidates.append(slot)
+            if len(candidates) > MAX_BULK_SLOTS:
+                return candidates
     return candidates
 
 
-def _zone(name: str) -> zoneinfo.ZoneInfo:
+def zone_named(name: str) -> zoneinfo.ZoneInfo:
     """An IANA zone by name; an unknown name is a 400 on `timezone`, not a crash."""
     try:
         validate_timezone(name)
@@ -173,7 +167,7 @@ def time_block_bulk_create(
     if not 5 <= slot_minutes <= 720:
         raise ValidationError({"slot_minutes": [gettext("Between 5 and 720 minutes.")]})
     profile = getattr(doctor, "doctor_profile", None)
-    zone = _zone(timezone_name or (profile.timezone if profile else settings.TIME_ZONE))
+    zone = zone_named(timezone_name or (profile.timezone if profile else settings.TIME_ZONE))
     try:
         candidates = _bulk_candidates(
             date_from=date_from,
@@ -213,7 +207,15 @@ def time_block_bulk_create(
         if any(s < end and start < e for s, e in taken):
             continue
         taken.append((start, end))
-        accepted.append(TimeBlock(doctor=doctor, start=start, end=end, visit_type=visit_type))
+        accepted.append(
+            TimeBlock(
+                doctor=doctor,
+                start=start,
+                end=end,
+                visit_type=visit_type,
+                source=TimeBlock.Source.BULK,
+            )
+        )
     try:
         with transaction.atomic():
             created = TimeBlock.objects.bulk_create(accepted)
