@@ -529,4 +529,4 @@ class SlotHoldAdmin(PatientReadsAuditedAdmin, admin.ModelAdmin):
 
 
 # The waitlist's pages (scheduling/admin_waitlist.py); imported last, as it reuses this module.
-from scheduling import admin_visit_types, admin_waitlist  # noqa: E402, F401
+from scheduling import admin_templates, admin_visit_types, admin_waitlist  # noqa: E402, F401
