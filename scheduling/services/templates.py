@@ -293,6 +293,7 @@ def _apply(
     *,
     spec: TemplateSpec,
     template: AvailabilityTemplate,
+    announce: bool = True,
 ) -> list[TimeBlock]:
     """Delete the plan's never-used free blocks and insert its new ones, without per-block
     field history (one audit event per operation, written by the caller)."""
@@ -315,14 +316,25 @@ def _apply(
                 created = TimeBlock.objects.bulk_create(blocks)
         except IntegrityError as error:
             raise conflict_from_integrity_error(error, BLOCK_OVERLAP) from error
-    if created or plan.remove_ids:
-        bump(availability_scope(template.doctor_id), ANY_AVAILABILITY)
-    waitlist_queue_blocks([block.pk for block in created])  # someone may be waiting for them
+    if announce:
+        _announce(template.doctor_id, created, changed=bool(created or plan.remove_ids))
     return created
 
 
+def _announce(doctor_id: int, created: list[TimeBlock], *, changed: bool) -> None:
+    """Bulk writes send no signals: bump the doctor's public availability once and queue
+    the waitlist for the new blocks."""
+    if changed:
+        bump(availability_scope(doctor_id), ANY_AVAILABILITY)
+    waitlist_queue_blocks([block.pk for block in created])  # someone may be waiting for them
+
+
 def _regenerate(
-    template: AvailabilityTemplate, *, now: datetime.datetime, remove: bool = True
+    template: AvailabilityTemplate,
+    *,
+    now: datetime.datetime,
+    remove: bool = True,
+    announce: bool = True,
 ) -> tuple[Plan, list[TimeBlock]]:
     spec = _spec_of(template) if template.active else None
     until = horizon_end(now)
@@ -335,7 +347,7 @@ def _regenerate(
         remove=remove,
         excluded_periods=excluded_periods_of(template.doctor_id, now, until),
     )
-    created = _apply(plan, spec=spec or _spec_of(template), template=template)
+    created = _apply(plan, spec=spec or _spec_of(template), template=template, announce=announce)
     return plan, created
 
 
@@ -501,7 +513,7 @@ def availability_exception_delete(
 def availability_materialize_doctor(*, doctor_id: int) -> int:
     """Fill the doctor's active templates up to the horizon (the daily job): one transaction
     under the doctor's lock, one bulk insert per template, one time_block.bulk_created event,
-    never a removal. Safe twice: overlapping slots are skipped."""
+    one cache bump, never a removal. Safe twice: overlapping slots are skipped."""
     doctor = lock_users(exclusive=[doctor_id])[doctor_id]
     now = timezone.now()
     created_total = 0

@@ -391,3 +391,17 @@ def test_template_list_queries_stay_flat(horizon, doctor, django_assert_max_num_
             client.post(URL, body, format="json")
         with django_assert_max_num_queries(2):  # the caller, the page
             assert len(client.get(URL).json()["results"]) == 3
+
+
+def test_template_writes_reach_the_cached_availability(
+    horizon, public_cache, doctor, anon_client, django_capture_on_commit_callbacks
+):
+    url = f"/api/v1/doctors/{doctor.pk}/availability/"
+    window = {"from": "2031-03-01T00:00:00Z", "to": "2031-03-08T00:00:00Z"}
+    with travel(utc(2031, 2, 20, 12)):
+        assert anon_client.get(url, window).json()["results"] == []
+        with django_capture_on_commit_callbacks(execute=True):
+            make(doctor)
+        listed = anon_client.get(url, window).json()["results"]
+
+    assert len(listed) == 12  # Monday 3 and Wednesday 5 March
