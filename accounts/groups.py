@@ -26,6 +26,15 @@ FRONT_DESK_PERMISSIONS = [
     ("scheduling", "view_waitlistentry"),
     ("scheduling", "add_waitlistentry"),
     ("scheduling", "view_waitlistoffer"),
+    # Standing schedules and their exceptions (visit types stay with admins).
+    ("scheduling", "view_availabilitytemplate"),
+    ("scheduling", "add_availabilitytemplate"),
+    ("scheduling", "change_availabilitytemplate"),
+    ("scheduling", "delete_availabilitytemplate"),
+    ("scheduling", "view_availabilityexception"),
+    ("scheduling", "add_availabilityexception"),
+    ("scheduling", "delete_availabilityexception"),
+    ("scheduling", "view_visittype"),
 ]
 
 

@@ -6,6 +6,10 @@ Only concrete fields are recorded; clinical free text is masked completely
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from auditlog.context import disable_auditlog
 from auditlog.registry import auditlog
 from django.db import models
 
@@ -17,3 +21,11 @@ def record_field_history(
     are stored fully masked."""
     fields = [f.name for f in model._meta.concrete_fields if f.name not in exclude]
     auditlog.register(model, include_fields=fields, mask_fields=list(mask))
+
+
+@contextmanager
+def without_field_history() -> Iterator[None]:
+    """Bulk writes (DESIGN-R2 R2-0): no per-row django-auditlog entry inside; the caller
+    records one audit event for the whole operation instead."""
+    with disable_auditlog():
+        yield

@@ -1,5 +1,6 @@
 """The one API router: the whole `/api/v1/` surface on one screen."""
 
+from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
 from accounts.views import AuthViewSet, UserPhotoViewSet, UserViewSet
@@ -12,7 +13,9 @@ from scheduling.views.desk import AppointmentStatsViewSet, DayViewSet
 from scheduling.views.directory import AvailabilityViewSet, DoctorReviewViewSet, DoctorViewSet
 from scheduling.views.holds import SlotHoldViewSet
 from scheduling.views.reviews import AppointmentReviewViewSet, ReviewViewSet
+from scheduling.views.templates import AvailabilityExceptionViewSet, AvailabilityTemplateViewSet
 from scheduling.views.time_blocks import TimeBlockViewSet
+from scheduling.views.visit_types import DoctorVisitTypeViewSet, VisitTypeViewSet
 from scheduling.views.waitlist import WaitlistEntryViewSet, WaitlistOfferViewSet
 
 router = SimpleRouter(trailing_slash=True)
@@ -28,7 +31,16 @@ router.register(
 router.register(
     rf"doctors/(?P<doctor_id>{ID_REGEX})/reviews", DoctorReviewViewSet, basename="doctor-review"
 )
+router.register("visit-types", VisitTypeViewSet, basename="visit-type")
 router.register("time-blocks", TimeBlockViewSet, basename="time-block")
+router.register(
+    "availability-templates", AvailabilityTemplateViewSet, basename="availability-template"
+)
+router.register(
+    rf"availability-templates/(?P<template_id>{ID_REGEX})/exceptions",
+    AvailabilityExceptionViewSet,
+    basename="availability-exception",
+)
 router.register("appointments", AppointmentViewSet, basename="appointment")
 router.register(
     rf"appointments/(?P<appointment_id>{ID_REGEX})/review",
@@ -47,4 +59,12 @@ router.register("webhooks/deliveries", WebhookDeliveryViewSet, basename="webhook
 router.register("audit/events", AuditEventViewSet, basename="audit-event")
 router.register("audit/changes", FieldChangeViewSet, basename="audit-change")
 
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    # GET (public) and PUT (admin) on one list URL, which the router's routes do not pair.
+    re_path(
+        rf"^doctors/(?P<doctor_id>{ID_REGEX})/visit-types/$",
+        DoctorVisitTypeViewSet.as_view({"get": "list", "put": "replace"}),
+        name="doctor-visit-types",
+    ),
+]

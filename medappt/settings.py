@@ -316,6 +316,11 @@ IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 # Waitlist (docs/api-rules.md, waitlist): entries may span at most WAITLIST_MAX_SPAN_DAYS days;
 # a patient keeps at most WAITLIST_MAX_ACTIVE_PER_PATIENT waiting entries.
 WAITLIST_MAX_SPAN_DAYS = env.int("WAITLIST_MAX_SPAN_DAYS", default=92)
+# Standing schedules (docs/api-rules.md, templates): blocks are materialised this many days
+# ahead (in the request that writes a template, and daily by materialize_availability); a
+# template making more than TEMPLATE_MAX_SLOTS blocks in that horizon is refused (400).
+AVAILABILITY_HORIZON_DAYS = env.int("AVAILABILITY_HORIZON_DAYS", default=56)
+TEMPLATE_MAX_SLOTS = env.int("TEMPLATE_MAX_SLOTS", default=5000)
 WAITLIST_MAX_ACTIVE_PER_PATIENT = env.int("WAITLIST_MAX_ACTIVE_PER_PATIENT", default=5)
 # A freed block is offered only this far ahead, to WAITLIST_OFFER_BATCH patients at a time who
 # share one hold for WAITLIST_OFFER_TTL_SECONDS; an entry that misses WAITLIST_MAX_MISSED offers
@@ -415,6 +420,10 @@ CELERY_BEAT_SCHEDULE = {
     "outbox-dispatch": {"task": "messaging.tasks.outbox_dispatch", "schedule": 30.0},
     "deliver-due-webhooks": {"task": "messaging.tasks.deliver_due_webhooks", "schedule": 15.0},
     "purge-outbox": {"task": "messaging.tasks.purge_outbox", "schedule": 86400.0},
+    "materialize-availability": {
+        "task": "scheduling.tasks.materialize_availability",
+        "schedule": 86400.0,
+    },
 }
 
 # ---------------------------------------------------------------------------

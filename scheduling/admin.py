@@ -19,7 +19,14 @@ from audit.admin import PatientReadsAuditedAdmin
 from core.admin import ServiceBackedAdmin, is_autocomplete_for, rule_message
 from core.exceptions import Conflict
 from scheduling import services
-from scheduling.models import ACTIVE_STATUSES, Appointment, Review, SlotHold, TimeBlock
+from scheduling.models import (
+    ACTIVE_STATUSES,
+    Appointment,
+    Review,
+    SlotHold,
+    TimeBlock,
+    VisitType,
+)
 
 # ---------------------------------------------------------------------------
 # Time blocks
@@ -48,7 +55,18 @@ class TimeBlockWeekForm(forms.ModelForm):
     )
     start_time = forms.TimeField(initial=datetime.time(9, 0), input_formats=["%H:%M"])
     end_time = forms.TimeField(initial=datetime.time(13, 0), input_formats=["%H:%M"])
-    slot_minutes = forms.IntegerField(min_value=5, max_value=720, initial=30)
+    slot_minutes = forms.IntegerField(
+        min_value=5,
+        max_value=720,
+        initial=30,
+        required=False,
+        help_text="With a visit type: its duration (leave empty).",
+    )
+    visit_type = forms.ModelChoiceField(
+        queryset=VisitType.objects.filter(active=True),
+        required=False,
+        help_text="Empty: general blocks. The doctor must offer the type.",
+    )
     timezone = forms.CharField(
         required=False,
         validators=[validate_timezone],
@@ -136,12 +154,13 @@ class TimeBlockAdmin(ServiceBackedAdmin, admin.ModelAdmin):
                 "start_time",
                 "end_time",
                 "slot_minutes",
+                "visit_type",
                 "timezone",
             ]
-        return ["doctor", "start", "end", "withdrawn_at"]
+        return ["doctor", "start", "end", "visit_type", "withdrawn_at"]
 
     def get_readonly_fields(self, request, obj=None):
-        return ["doctor", "withdrawn_at"] if obj else []
+        return ["doctor", "visit_type", "withdrawn_at"] if obj else []
 
     def get_deleted_objects(self, objs, request):
         # The service decides, not Django's collector (which calls every block an appointment
@@ -172,8 +191,9 @@ class TimeBlockAdmin(ServiceBackedAdmin, admin.ModelAdmin):
             weekdays=data["weekdays"],
             start_time=data["start_time"],
             end_time=data["end_time"],
-            slot_minutes=data["slot_minutes"],
+            slot_minutes=data.get("slot_minutes"),
             timezone_name=data.get("timezone") or None,
+            visit_type=data.get("visit_type"),
         )
         # Per request: the ModelAdmin instance is shared by every request and thread.
         request._bulk_result = result
@@ -509,4 +529,4 @@ class SlotHoldAdmin(PatientReadsAuditedAdmin, admin.ModelAdmin):
 
 
 # The waitlist's pages (scheduling/admin_waitlist.py); imported last, as it reuses this module.
-from scheduling import admin_waitlist  # noqa: E402, F401
+from scheduling import admin_templates, admin_visit_types, admin_waitlist  # noqa: E402, F401

@@ -23,6 +23,8 @@ class SchedulingConfig(AppConfig):
         # The offer's dates in the mail's language and its link, made at send time.
         register_context(waitlist_offers.OFFER_TEMPLATE, waitlist_offers.offer_mail_context)
         record_field_history(self.get_model("TimeBlock"))
+        record_field_history(self.get_model("VisitType"))
+        record_field_history(self.get_model("DoctorVisitType"))
         record_field_history(
             self.get_model("Appointment"), mask=("reason", "notes", "cancellation_reason")
         )

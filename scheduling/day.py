@@ -14,6 +14,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from scheduling.models import Appointment, TimeBlock
+from scheduling.selectors import with_visit_type
 
 Status = Appointment.Status
 
@@ -141,6 +142,7 @@ def clinic_day(
     *,
     day: datetime.date,
     doctor=None,
+    visit_type=None,
     now: datetime.datetime | None = None,
 ) -> ClinicDay:
     """Every doctor's appointments (not cancelled) and free blocks starting on `day`, or one
@@ -172,12 +174,14 @@ def clinic_day(
             )
         )
         .select_related("doctor")
-        .only("id", "start", "end", "doctor__first_name", "doctor__last_name")
+        .only("id", "start", "end", "visit_type", "doctor__first_name", "doctor__last_name")
         .order_by("start", "id")
     )
     if doctor is not None:
         appointments = appointments.filter(doctor_id=doctor.pk)
         blocks = blocks.filter(doctor_id=doctor.pk)
+    appointments = with_visit_type(appointments, visit_type)
+    blocks = with_visit_type(blocks, visit_type)
     days: dict[int, DoctorDay] = {}
     if doctor is not None:
         _doctor_entry(days, doctor)

@@ -7,15 +7,16 @@ import datetime
 import re
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext
 from rest_framework import serializers
 
 from core.fields import UTCDateTimeField
 from core.filters import MAX_ID, AwareDateTimeField
 from scheduling.day import clinic_day_bounds, clinic_today
-from scheduling.stats import GENERAL, GROUP_BY, MAX_STATS_DAYS
+from scheduling.selectors import visit_type_resolve
+from scheduling.stats import GROUP_BY, MAX_STATS_DAYS
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-VISIT_TYPES = (GENERAL,)  # R2-8 adds the clinic's own types
 
 
 # ---------------------------------------------------------------------------
@@ -26,11 +27,17 @@ class DayQueryInputSerializer(serializers.Serializer):
     doctor = serializers.IntegerField(
         required=False, min_value=1, max_value=MAX_ID, help_text="One doctor's day."
     )
-    visit_type = serializers.ChoiceField(
-        choices=VISIT_TYPES,
+    visit_type = serializers.CharField(
         required=False,
-        help_text="Only `general` until visit types exist (every appointment is general).",
+        max_length=60,
+        help_text="A visit type's id or slug, or `general` (untagged); unknown: 400.",
     )
+
+    def validate_visit_type(self, value: str):
+        resolved = visit_type_resolve(value)
+        if resolved is None:
+            raise serializers.ValidationError(gettext("Unknown visit type."))
+        return resolved
 
 
 def _window_end(value: str, *, inclusive_day: bool) -> datetime.datetime:

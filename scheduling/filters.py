@@ -20,16 +20,60 @@ from core.filters import (
     StrictBooleanFilter,
     TermsFilter,
 )
-from scheduling.models import Appointment, SlotHold, TimeBlock, WaitlistEntry, WaitlistOffer
+from scheduling.models import (
+    GENERAL_VISIT_TYPE,
+    Appointment,
+    AvailabilityTemplate,
+    SlotHold,
+    TimeBlock,
+    VisitType,
+    WaitlistEntry,
+    WaitlistOffer,
+)
 from scheduling.selectors import (
     FEATURED_DEFAULT_LIMIT,
     FEATURED_MAX_LIMIT,
     FEATURED_MIN_REVIEWS,
     doctor_list_featured,
+    doctors_offering,
     doctors_with_free_blocks,
     doctors_with_specialty,
     doctors_with_specialty_containing,
+    visit_type_resolve,
+    visit_types_for_specialty,
+    visit_types_offered_by,
+    with_visit_type,
 )
+
+VISIT_TYPE_HELP = "A visit type's id or slug, or `general` (untagged); unknown: 400."
+
+
+class VisitTypeField(forms.CharField):
+    """`?visit_type=<id|slug|general>`: the type (or GENERAL_VISIT_TYPE); unknown is a 400."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value in (None, ""):
+            return None
+        resolved = visit_type_resolve(value)
+        if resolved is None:
+            raise forms.ValidationError(gettext("Unknown visit type."), code="invalid")
+        return resolved
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class VisitTypeFilter(django_filters.Filter):
+    """Rows of one visit type (`general`: untagged)."""
+
+    field_class = VisitTypeField
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("help_text", VISIT_TYPE_HELP)
+        super().__init__(*args, **kwargs)
+
+    def filter(self, queryset: QuerySet, value) -> QuerySet:
+        return with_visit_type(queryset, value) if value else queryset
+
 
 MAX_AVAILABILITY_SPAN = datetime.timedelta(days=62)
 # A one-sided window stops at the ends of time rather than overflowing past them.
@@ -87,6 +131,11 @@ class DoctorFilter(django_filters.FilterSet):
     search = DoctorSearchFilter(fields=("user__first_name", "user__last_name", "hospital"))
     specialty = django_filters.CharFilter(method="filter_specialty")
     location = django_filters.CharFilter(field_name="location", lookup_expr="icontains")
+    visit_type = VisitTypeFilter(
+        method="filter_visit_type",
+        help_text=VISIT_TYPE_HELP + " Doctors offering the type; with available_*: doctors "
+        "with a bookable block of it (`general`: an untagged one).",
+    )
     available_from = AwareDateTimeFilter(method="filter_available")
     available_to = AwareDateTimeFilter(method="filter_available")
     featured = StrictBooleanFilter(
@@ -110,6 +159,7 @@ class DoctorFilter(django_filters.FilterSet):
             "search",
             "specialty",
             "location",
+            "visit_type",
             "available_from",
             "available_to",
             "featured",
@@ -119,6 +169,16 @@ class DoctorFilter(django_filters.FilterSet):
 
     def filter_specialty(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(doctors_with_specialty(value)) if value else queryset
+
+    def filter_visit_type(self, queryset: QuerySet, name: str, value) -> QuerySet:
+        # Without available_*: the doctors offering it (every doctor offers general visits).
+        # With them, the type narrows the free blocks, in _filter_available.
+        available = {"available_from", "available_to"} & {
+            k for k, v in self.form.cleaned_data.items() if v is not None
+        }
+        if not value or value == GENERAL_VISIT_TYPE or available:
+            return queryset
+        return queryset.filter(doctors_offering(value))
 
     def filter_featured(self, queryset: QuerySet, name: str, value) -> QuerySet:
         # Featuring orders and cuts the list: applied once, last, in filter_queryset.
@@ -148,7 +208,10 @@ class DoctorFilter(django_filters.FilterSet):
             end = (
                 start + MAX_AVAILABILITY_SPAN if LATEST - start > MAX_AVAILABILITY_SPAN else LATEST
             )
-        return queryset.filter(doctors_with_free_blocks(start=start, end=end))
+        visit_type = self.form.cleaned_data.get("visit_type")
+        return queryset.filter(
+            doctors_with_free_blocks(start=start, end=end, visit_type=visit_type)
+        )
 
 
 def _start_range() -> dict[str, AwareDateTimeFilter]:
@@ -162,20 +225,39 @@ def _start_range() -> dict[str, AwareDateTimeFilter]:
 class TimeBlockFilter(django_filters.FilterSet):
     doctor = IdFilter(field_name="doctor_id")
     is_booked = StrictBooleanFilter(field_name="is_booked")
+    visit_type = VisitTypeFilter()
 
     class Meta:
         model = TimeBlock
-        fields = ["doctor", "is_booked"]
+        fields = ["doctor", "is_booked", "visit_type"]
 
 
 class AppointmentFilter(django_filters.FilterSet):
     status = CommaSeparatedChoiceFilter(field_name="status", choices=Appointment.Status.choices)
     doctor = IdFilter(field_name="doctor_id")
     patient = IdFilter(field_name="patient_id")
+    visit_type = VisitTypeFilter()
 
     class Meta:
         model = Appointment
-        fields = ["status", "doctor", "patient"]
+        fields = ["status", "doctor", "patient", "visit_type"]
+
+
+class VisitTypeListFilter(django_filters.FilterSet):
+    specialty = django_filters.CharFilter(
+        method="filter_specialty", help_text="Types a doctor of this specialty may offer."
+    )
+    doctor = IdFilter(method="filter_doctor", help_text="Types the doctor offers.")
+
+    class Meta:
+        model = VisitType
+        fields = ["specialty", "doctor"]
+
+    def filter_specialty(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return visit_types_for_specialty(queryset, value) if value else queryset
+
+    def filter_doctor(self, queryset: QuerySet, name: str, value: int) -> QuerySet:
+        return visit_types_offered_by(queryset, value)
 
 
 TimeBlockFilter.base_filters.update(_start_range())
@@ -205,3 +287,12 @@ class WaitlistOfferFilter(django_filters.FilterSet):
     class Meta:
         model = WaitlistOffer
         fields = ["patient", "time_block"]
+
+
+class AvailabilityTemplateFilter(django_filters.FilterSet):
+    doctor = IdFilter(field_name="doctor_id")
+    active = StrictBooleanFilter(field_name="active")
+
+    class Meta:
+        model = AvailabilityTemplate
+        fields = ["doctor", "active"]

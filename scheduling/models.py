@@ -22,7 +22,156 @@ PATIENT_CANCELLABLE = ("pending", "confirmed")
 CLINIC_CANCELLABLE = ("pending", "confirmed", "arrived")
 
 
+# The reserved name of "no visit type": untagged blocks and appointments (visit_type null).
+GENERAL_VISIT_TYPE = "general"
+
+
+class VisitType(models.Model):
+    """A kind of visit the clinic offers (first consultation, follow-up): a tagged block lasts
+    its duration. No prices. Deactivated, it is offered no more; tagged rows keep it."""
+
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=50, unique=True)
+    duration_minutes = models.PositiveSmallIntegerField()
+    # Blank: a doctor of any specialty may offer it.
+    specialty = models.CharField(max_length=100, blank=True, default="")
+    description = models.TextField(max_length=1000, blank=True, default="")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(duration_minutes__gte=5) & Q(duration_minutes__lte=720),
+                name="visit_type_duration_5_to_720",
+            ),
+            models.CheckConstraint(
+                condition=~Q(slug=GENERAL_VISIT_TYPE), name="visit_type_slug_not_general"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.duration_minutes} min)"
+
+
+class DoctorVisitType(models.Model):
+    """A doctor offers a visit type. Withdrawn offers stay as inactive rows (history)."""
+
+    doctor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="visit_type_offers",
+        db_index=False,  # the unique (doctor, visit_type) index serves it
+    )
+    visit_type = models.ForeignKey(VisitType, on_delete=models.PROTECT, related_name="offers")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["doctor_id", "visit_type_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["doctor", "visit_type"], name="doctor_visit_type_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Doctor {self.doctor_id} offers visit type {self.visit_type_id}"
+
+
+class AvailabilityTemplate(models.Model):
+    """A doctor's standing schedule: on the days an RRULE (a checked subset) gives between
+    valid_from and valid_until, slots of slot_minutes from start_time to end_time, local time
+    in `timezone`. Materialised into blocks up to AVAILABILITY_HORIZON_DAYS ahead."""
+
+    doctor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="availability_templates",
+        db_index=False,  # the (doctor, active) index serves it
+    )
+    rrule = models.CharField(max_length=500)
+    valid_from = models.DateField()
+    valid_until = models.DateField()
+    start_time = models.TimeField()
+    end_time = models.TimeField()
+    visit_type = models.ForeignKey(
+        VisitType, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    slot_minutes = models.PositiveSmallIntegerField()
+    timezone = models.CharField(max_length=64)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["doctor_id", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valid_until__gte=F("valid_from")),
+                name="availability_template_dates_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(end_time__gt=F("start_time")),
+                name="availability_template_times_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(slot_minutes__gte=5) & Q(slot_minutes__lte=720),
+                name="availability_template_slot_5_to_720",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["doctor", "active"], name="avail_template_doctor_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Template {self.pk} of doctor {self.doctor_id}: {self.rrule}"
+
+
+class AvailabilityException(models.Model):
+    """One date of a template: closed (no slots), or custom hours instead of its own."""
+
+    class Kind(models.TextChoices):
+        CLOSED = "closed", "Closed"
+        CUSTOM = "custom", "Custom hours"
+
+    template = models.ForeignKey(
+        AvailabilityTemplate, on_delete=models.CASCADE, related_name="exceptions"
+    )
+    date = models.DateField()
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    start_time = models.TimeField(null=True, blank=True)
+    end_time = models.TimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["date", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["template", "date"], name="availability_exception_one_per_date"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(kind="closed", start_time__isnull=True, end_time__isnull=True)
+                    | Q(kind="custom", end_time__gt=F("start_time"))
+                ),
+                name="availability_exception_shape",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.date} (template {self.template_id})"
+
+
 class TimeBlock(models.Model):
+    class Source(models.TextChoices):
+        MANUAL = "manual", "Manual"
+        BULK = "bulk", "Bulk"
+        TEMPLATE = "template", "Template"
+
     # No single-column index: a doctor's unwithdrawn blocks are found through the (doctor,
     # start) unique index below, by start range, however long the doctor's history grows.
     doctor = models.ForeignKey(
@@ -35,6 +184,27 @@ class TimeBlock(models.Model):
     end = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
+    # Null: general. The (visit_type, start) index below serves the foreign key.
+    visit_type = models.ForeignKey(
+        VisitType,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="time_blocks",
+        db_index=False,
+    )
+    # The template that made it (null: made by hand or in bulk, or its template was deleted).
+    template = models.ForeignKey(
+        AvailabilityTemplate,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="time_blocks",
+        db_index=False,  # the (template, start) index below serves it
+    )
+    source = models.CharField(
+        max_length=8, choices=Source.choices, default=Source.MANUAL, db_default="manual"
+    )
 
     class Meta:
         ordering = ["start", "id"]
@@ -54,6 +224,18 @@ class TimeBlock(models.Model):
                 fields=["start", "id"],
                 condition=Q(withdrawn_at__isnull=True),
                 name="time_block_start_idx",
+            ),
+            # visit_type=<type> on the clinic-wide block list, in start order.
+            models.Index(
+                fields=["visit_type", "start", "id"],
+                condition=Q(withdrawn_at__isnull=True, visit_type__isnull=False),
+                name="time_block_visit_type_idx",
+            ),
+            # A template's blocks, when it is edited or materialised again.
+            models.Index(
+                fields=["template", "start"],
+                condition=Q(template__isnull=False),
+                name="time_block_template_idx",
             ),
         ]
 
@@ -99,6 +281,16 @@ class Appointment(models.Model):
     time_block = models.ForeignKey(TimeBlock, on_delete=models.PROTECT, related_name="appointments")
     # Copied from the block, so overlap rules and date queries need no join.
     start = models.DateTimeField()
+    # Copied from the block at booking (null: general); a reschedule keeps it. No index:
+    # lists filter by patient, doctor or status first.
+    visit_type = models.ForeignKey(
+        VisitType,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
     end = models.DateTimeField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     reason = models.TextField(max_length=1000, blank=True)
@@ -340,6 +532,15 @@ class WaitlistEntry(models.Model):
         db_index=False,
     )
     specialty = models.CharField(max_length=100, blank=True, default="")
+    # Null: any block (general or tagged) fits.
+    visit_type = models.ForeignKey(
+        VisitType,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
     date_from = models.DateField()
     date_to = models.DateField()
     # 0 = Monday; empty = any weekday.

@@ -27,7 +27,8 @@ from accounts.models import DoctorProfile, DoctorSpecialty, User
 from core.exceptions import Conflict
 from core.response_cache import ANY_AVAILABILITY, DIRECTORY, availability_scope, bump
 from scheduling import services
-from scheduling.models import Appointment, Review, TimeBlock
+from scheduling.models import Appointment, Review, TimeBlock, VisitType
+from scheduling.services import templates as template_services
 
 # Demo data only: printed on purpose so people can log in to the demo clinic.
 DEMO_PASSWORD = "medappt-demo-2026"  # noqa: S105
@@ -112,20 +113,53 @@ def seed_demo_clinic(*, password: str = DEMO_PASSWORD) -> list[tuple[str, str]]:
     return logins
 
 
+# The demo's visit types: (slug, name, minutes, the weekday hours of its standing schedule).
+DEMO_VISIT_TYPES = (
+    ("first-consultation", "First consultation", 30, datetime.time(9, 0), datetime.time(11, 0)),
+    ("follow-up", "Follow-up", 15, datetime.time(11, 0), datetime.time(12, 0)),
+)
+# General (untagged) blocks after them.
+DEMO_GENERAL_HOURS = (datetime.time(12, 0), datetime.time(13, 0), 30)
+WEEKDAYS_RULE = "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"
+
+
+def _demo_visit_types(admin: User) -> list[VisitType]:
+    """The demo's visit types, made through the service once (found by slug afterwards)."""
+    types = []
+    for slug, name, minutes, _start, _end in DEMO_VISIT_TYPES:
+        visit_type = VisitType.objects.filter(slug=slug).first() or services.visit_type_create(
+            actor=admin, name=name, slug=slug, duration_minutes=minutes
+        )
+        types.append(visit_type)
+    return types
+
+
 def _seed_doctor_schedule(*, admin: User, doctor: User, patients: list[User], offset: int) -> None:
-    """Two weeks of blocks in the doctor's timezone; one appointment in every status."""
+    """Standing weekday schedules in the doctor's timezone (first consultations, follow-ups,
+    then general slots), materialised up to the horizon; one appointment in every status."""
     today = timezone.localdate()
-    services.time_block_bulk_create(
-        actor=admin,
-        doctor=doctor,
-        date_from=today,
-        date_to=today + datetime.timedelta(days=13),
-        weekdays=[0, 1, 2, 3, 4],
-        start_time=datetime.time(9, 0),
-        end_time=datetime.time(13, 0),
-        slot_minutes=30,
-        timezone_name=doctor.doctor_profile.timezone,
-    )
+    types = _demo_visit_types(admin)
+    services.doctor_visit_types_set(actor=admin, doctor=doctor, visit_types=types)
+    schedules = [
+        (visit_type, start, end, None)
+        for visit_type, (_slug, _name, _minutes, start, end) in zip(
+            types, DEMO_VISIT_TYPES, strict=True
+        )
+    ]
+    schedules.append((None, *DEMO_GENERAL_HOURS))
+    for visit_type, start, end, minutes in schedules:
+        spec = template_services.template_spec(
+            doctor=doctor,
+            rrule=WEEKDAYS_RULE,
+            valid_from=today,
+            valid_until=today + datetime.timedelta(days=365),
+            start_time=start,
+            end_time=end,
+            slot_minutes=minutes,
+            timezone_name=doctor.doctor_profile.timezone,
+            visit_type=visit_type,
+        )
+        template_services.availability_template_create(actor=admin, spec=spec)
     bookable = list(
         TimeBlock.objects.filter(
             doctor=doctor, start__gte=timezone.now() + datetime.timedelta(days=2)

@@ -16,6 +16,7 @@ from django.db.models import (
     F,
     IntegerField,
     OuterRef,
+    Prefetch,
     Q,
     QuerySet,
     Subquery,
@@ -30,15 +31,22 @@ from accounts.models import DoctorProfile, DoctorSpecialty, User
 from core.roles import CLINIC_ROLES
 from scheduling.models import (
     ACTIVE_STATUSES,
+    GENERAL_VISIT_TYPE,
     OPEN_HOLD,
     Appointment,
+    AvailabilityTemplate,
+    DoctorVisitType,
     Review,
     ReviewVote,
     SlotHold,
     TimeBlock,
+    VisitType,
     WaitlistEntry,
     WaitlistOffer,
 )
+
+# A visit_type filter's value once resolved: a type, or GENERAL_VISIT_TYPE (untagged rows).
+VisitTypeChoice = VisitType | str
 
 
 def _has_active_appointment() -> Exists:
@@ -84,21 +92,108 @@ def booking_opens_at(now: datetime.datetime | None = None) -> datetime.datetime:
 
 
 def time_block_list_free(
-    *, doctor_id: int, start: datetime.datetime, end: datetime.datetime
+    *,
+    doctor_id: int,
+    start: datetime.datetime,
+    end: datetime.datetime,
+    visit_type: VisitTypeChoice | None = None,
 ) -> QuerySet[TimeBlock]:
-    """Free, unwithdrawn blocks of a doctor starting in [start, end), not before the lead time."""
-    return (
-        time_block_list_bookable(start=start)
-        .filter(doctor_id=doctor_id, start__lt=end)
-        .order_by("start", "id")
+    """Free, unwithdrawn blocks of a doctor starting in [start, end), not before the lead time
+    (of one visit type, or general ones, when given)."""
+    blocks = time_block_list_bookable(start=start).filter(doctor_id=doctor_id, start__lt=end)
+    return with_visit_type(blocks, visit_type).order_by("start", "id")
+
+
+def doctors_with_free_blocks(
+    *,
+    start: datetime.datetime,
+    end: datetime.datetime,
+    visit_type: VisitTypeChoice | None = None,
+) -> Exists:
+    """An Exists() for the doctor directory: the doctor has a free block starting in range
+    (of the visit type, when given)."""
+    blocks = time_block_list_bookable(start=start).filter(
+        doctor_id=OuterRef("user_id"), start__lt=end
+    )
+    return Exists(with_visit_type(blocks, visit_type))
+
+
+# ---------------------------------------------------------------------------
+# Visit types
+# ---------------------------------------------------------------------------
+def with_visit_type(rows: QuerySet, visit_type: VisitTypeChoice | None) -> QuerySet:
+    """Rows (blocks, appointments) of one visit type; GENERAL_VISIT_TYPE: untagged ones."""
+    if visit_type is None:
+        return rows
+    if visit_type == GENERAL_VISIT_TYPE:
+        return rows.filter(visit_type__isnull=True)
+    return rows.filter(visit_type_id=visit_type.pk)  # type: ignore[union-attr]
+
+
+def visit_type_resolve(value: str) -> VisitTypeChoice | None:
+    """A visit_type filter value (an id, a slug or `general`): the type, GENERAL_VISIT_TYPE,
+    or None when no type has that id or slug. Inactive types resolve too: their rows remain."""
+    value = value.strip()
+    if value.lower() == GENERAL_VISIT_TYPE:
+        return GENERAL_VISIT_TYPE
+    if value.isdigit() and len(value) <= 18:
+        return VisitType.objects.filter(pk=int(value)).first()
+    return VisitType.objects.filter(slug=value).first()
+
+
+def visit_type_list_visible_to(*, user: User | None) -> QuerySet[VisitType]:
+    """Active visit types for everyone; admins see the inactive ones too."""
+    types = VisitType.objects.order_by("name", "id")
+    if getattr(user, "role", None) == User.Role.ADMIN:
+        return types
+    return types.filter(active=True)
+
+
+def visit_types_for_specialty(types: QuerySet[VisitType], name: str) -> QuerySet[VisitType]:
+    """Of `types`: those a doctor of the specialty may offer (its own or any specialty's)."""
+    return types.filter(Q(specialty="") | Q(specialty__iexact=name.strip()))
+
+
+def _offers_q(prefix: str = "") -> Q:
+    return Q(**{f"{prefix}active": True, f"{prefix}visit_type__active": True})
+
+
+def visit_types_offered_by(types: QuerySet[VisitType], doctor_id: int) -> QuerySet[VisitType]:
+    """Of `types`: those the doctor actively offers."""
+    return types.filter(
+        Exists(
+            DoctorVisitType.objects.filter(
+                _offers_q(), doctor_id=doctor_id, visit_type_id=OuterRef("pk")
+            )
+        )
     )
 
 
-def doctors_with_free_blocks(*, start: datetime.datetime, end: datetime.datetime) -> Exists:
-    """An Exists() for the doctor directory: the doctor has a free block starting in range."""
+def doctors_offering(visit_type: VisitType) -> Exists:
+    """An Exists() for the directory: the doctor actively offers the (active) type."""
     return Exists(
-        time_block_list_bookable(start=start).filter(doctor_id=OuterRef("user_id"), start__lt=end)
+        DoctorVisitType.objects.filter(
+            _offers_q(), doctor_id=OuterRef("user_id"), visit_type_id=visit_type.pk
+        )
     )
+
+
+def _offer_prefetch() -> Prefetch:
+    return Prefetch(
+        "user__visit_type_offers",
+        queryset=DoctorVisitType.objects.filter(_offers_q()).order_by("visit_type_id"),
+        to_attr="active_visit_type_offers",
+    )
+
+
+def offered_visit_type_ids(profile: DoctorProfile) -> list[int]:
+    """The ids of the active types the doctor actively offers (prefetched in the lists)."""
+    offers = getattr(profile.user, "active_visit_type_offers", None)
+    if offers is None:
+        offers = DoctorVisitType.objects.filter(_offers_q(), doctor_id=profile.user_id).order_by(
+            "visit_type_id"
+        )
+    return [offer.visit_type_id for offer in offers]
 
 
 # ---------------------------------------------------------------------------
@@ -281,14 +376,14 @@ def doctor_list_public(*, ratings: bool = True) -> QuerySet[DoctorProfile]:
     )
     if not ratings:
         return doctors
-    return with_ratings(doctors).prefetch_related("specialty_rows")
+    return with_ratings(doctors).prefetch_related("specialty_rows", _offer_prefetch())
 
 
 def doctor_profile_of(*, user: User) -> QuerySet[DoctorProfile]:
     """The doctor's own profile (whatever their status), with its rating."""
     return with_ratings(
         DoctorProfile.objects.select_related("user").filter(user=user)
-    ).prefetch_related("specialty_rows")
+    ).prefetch_related("specialty_rows", _offer_prefetch())
 
 
 def doctors_with_specialty(name: str) -> Exists:
@@ -474,3 +569,16 @@ def waitlist_offer_list_visible_to(*, user: User) -> QuerySet[WaitlistOffer]:
     if role == User.Role.PATIENT:
         return offers.filter(entry__patient=user)
     return offers.none()
+
+
+def availability_template_list_visible_to(*, user: User) -> QuerySet[AvailabilityTemplate]:
+    """A doctor's own templates; staff and admins see every doctor's; anyone else none."""
+    templates = AvailabilityTemplate.objects.select_related("doctor", "visit_type").order_by(
+        "doctor_id", "id"
+    )
+    role = getattr(user, "role", None)
+    if role in CLINIC_ROLES:
+        return templates
+    if role == User.Role.DOCTOR:
+        return templates.filter(doctor=user)
+    return templates.none()

@@ -12,7 +12,15 @@ from accounts.models import DoctorProfile, User, validate_timezone
 from accounts.selectors import doctor_specialties
 from accounts.serializers import photo_url
 from core.fields import FastModelSerializer, ModelSerializer, ObjectIdField, UTCDateTimeField
-from scheduling.models import Appointment, Review, SlotHold, TimeBlock
+from scheduling.models import (
+    GENERAL_VISIT_TYPE,
+    Appointment,
+    Review,
+    SlotHold,
+    TimeBlock,
+    VisitType,
+)
+from scheduling.selectors import offered_visit_type_ids
 from scheduling.services import MAX_BULK_DAYS
 
 
@@ -52,6 +60,7 @@ class DoctorSerializer(FastModelSerializer):
     last_name = serializers.CharField(source="user.last_name", read_only=True)
     photo_url = serializers.SerializerMethodField()
     specialties = serializers.SerializerMethodField()
+    visit_types = serializers.SerializerMethodField()
     rating_average = serializers.SerializerMethodField()
     rating_count = serializers.IntegerField(read_only=True, default=0)
 
@@ -68,10 +77,15 @@ class DoctorSerializer(FastModelSerializer):
             "location",
             "timezone",
             "photo_url",
+            "visit_types",
             "rating_average",
             "rating_count",
         ]
         read_only_fields = fields
+
+    def get_visit_types(self, profile: DoctorProfile) -> list[int]:
+        """The ids of the active visit types the doctor actively offers."""
+        return offered_visit_type_ids(profile)
 
     def get_photo_url(self, profile: DoctorProfile) -> str | None:
         return photo_url(profile.user)
@@ -128,14 +142,29 @@ class TimeBlockSerializer(ModelSerializer):
 
     class Meta:
         model = TimeBlock
-        fields = ["id", "doctor", "start", "end", "created_at", "is_booked"]
+        fields = ["id", "doctor", "start", "end", "visit_type", "created_at", "is_booked"]
         read_only_fields = fields
 
 
 class AvailabilitySerializer(FastModelSerializer):
     class Meta:
         model = TimeBlock
-        fields = ["id", "start", "end"]
+        fields = ["id", "start", "end", "visit_type"]
+        read_only_fields = fields
+
+
+class VisitTypeSerializer(FastModelSerializer):
+    class Meta:
+        model = VisitType
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "duration_minutes",
+            "specialty",
+            "description",
+            "active",
+        ]
         read_only_fields = fields
 
 
@@ -162,6 +191,7 @@ class AppointmentSerializer(FastModelSerializer):
             "patient",
             "doctor",
             "time_block",
+            "visit_type",
             "start",
             "end",
             "status",
@@ -204,10 +234,62 @@ class AppointmentSerializer(FastModelSerializer):
 # ---------------------------------------------------------------------------
 # Input
 # ---------------------------------------------------------------------------
+def _visit_type_field() -> ObjectIdField:
+    return ObjectIdField(
+        queryset=VisitType.objects.all(),
+        required=False,
+        allow_null=True,
+        error_messages={"does_not_exist": gettext_lazy("Unknown visit type.")},
+        help_text="An active visit type the doctor offers; null or absent: general.",
+    )
+
+
 class TimeBlockCreateInputSerializer(serializers.Serializer):
     doctor = _doctor_field()
     start = UTCDateTimeField()
-    end = UTCDateTimeField()
+    end = UTCDateTimeField(
+        required=False, help_text="Optional with visit_type: the type's duration."
+    )
+    visit_type = _visit_type_field()
+
+
+class VisitTypeCreateInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    slug = serializers.SlugField(max_length=50)
+    duration_minutes = serializers.IntegerField(min_value=5, max_value=720)
+    specialty = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, default="", help_text="Blank: any."
+    )
+    description = serializers.CharField(
+        max_length=1000, required=False, allow_blank=True, default=""
+    )
+
+    def validate_slug(self, value: str) -> str:
+        if value.lower() == GENERAL_VISIT_TYPE:
+            raise serializers.ValidationError(
+                gettext("'%(slug)s' is reserved.") % {"slug": GENERAL_VISIT_TYPE}
+            )
+        return value
+
+
+class VisitTypeUpdateInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False)
+    duration_minutes = serializers.IntegerField(min_value=5, max_value=720, required=False)
+    specialty = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    description = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+    active = serializers.BooleanField(required=False)
+
+
+class DoctorVisitTypesInputSerializer(serializers.Serializer):
+    visit_types = serializers.ListField(
+        child=ObjectIdField(
+            queryset=VisitType.objects.all(),
+            error_messages={"does_not_exist": gettext_lazy("Unknown visit type.")},
+        ),
+        allow_empty=True,
+        max_length=100,
+        help_text="Every visit type the doctor offers (the others are withdrawn).",
+    )
 
 
 class TimeBlockUpdateInputSerializer(serializers.Serializer):
@@ -227,7 +309,13 @@ class TimeBlockBulkInputSerializer(serializers.Serializer):
     )
     start_time = serializers.TimeField(input_formats=["%H:%M"], format="%H:%M")
     end_time = serializers.TimeField(input_formats=["%H:%M"], format="%H:%M")
-    slot_minutes = serializers.IntegerField(min_value=5, max_value=720)
+    slot_minutes = serializers.IntegerField(
+        min_value=5,
+        max_value=720,
+        required=False,
+        help_text="Required without visit_type; with one, its duration (the default).",
+    )
+    visit_type = _visit_type_field()
     timezone = serializers.CharField(
         max_length=64,
         required=False,
@@ -329,11 +417,23 @@ class SlotHoldSerializer(serializers.ModelSerializer):
     start = UTCDateTimeField(source="time_block.start", read_only=True)
     end = UTCDateTimeField(source="time_block.end", read_only=True)
     expires_at = UTCDateTimeField(read_only=True)
+    visit_type = serializers.IntegerField(
+        source="time_block.visit_type_id", read_only=True, allow_null=True
+    )
     status = serializers.SerializerMethodField()
 
     class Meta:
         model = SlotHold
-        fields = ["id", "time_block", "patient", "start", "end", "status", "expires_at"]
+        fields = [
+            "id",
+            "time_block",
+            "patient",
+            "visit_type",
+            "start",
+            "end",
+            "status",
+            "expires_at",
+        ]
         read_only_fields = fields
 
     @extend_schema_field(serializers.ChoiceField(choices=SlotHold.Status.choices))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.db.models.signals import post_delete, post_save
 
 from core.response_cache import ANY_AVAILABILITY, DIRECTORY, availability_scope, bump
-from scheduling.models import Appointment, Review, TimeBlock
+from scheduling.models import Appointment, DoctorVisitType, Review, TimeBlock, VisitType
 
 # Whether an appointment holds its block, and which block: what availability depends on.
 APPOINTMENT_SLOT_FIELDS = frozenset({"status", "time_block", "doctor", "start", "end"})
@@ -45,12 +45,22 @@ def _review_changed(
         bump(DIRECTORY)
 
 
+def _visit_type_changed(sender: type[VisitType], instance: VisitType, **kwargs) -> None:
+    bump(DIRECTORY)  # the doctor shape lists the active types each doctor offers
+
+
+def _offer_changed(sender: type[DoctorVisitType], instance: DoctorVisitType, **kwargs) -> None:
+    bump(availability_scope(instance.doctor_id), ANY_AVAILABILITY, DIRECTORY)
+
+
 def connect() -> None:
     """Called from SchedulingConfig.ready()."""
     receivers = (
         (TimeBlock, _block_changed, "block"),
         (Appointment, _appointment_changed, "appointment"),
         (Review, _review_changed, "review"),
+        (VisitType, _visit_type_changed, "visit_type"),
+        (DoctorVisitType, _offer_changed, "doctor_visit_type"),
     )
     for model, receiver, label in receivers:
         post_save.connect(receiver, sender=model, dispatch_uid=f"response_cache.{label}_saved")

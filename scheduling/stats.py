@@ -13,7 +13,7 @@ import statistics
 
 from django.conf import settings
 from django.db.models import Case, CharField, Count, F, Q, Value, When
-from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
+from django.db.models.functions import Coalesce, ExtractHour, ExtractIsoWeekDay
 from django.utils import timezone
 
 from scheduling.models import Appointment, CancellationCode
@@ -23,7 +23,7 @@ Status = Appointment.Status
 GROUP_BY = ("doctor", "weekday", "hour", "lead_time", "visit_type")
 # start - created_at: how long ahead the visit was booked.
 LEAD_TIME_BUCKETS = ("<1d", "1-7d", "7-30d", ">30d")
-# Visit types are not built yet (R2-8): every appointment is of the general type.
+# The key of untagged appointments when grouping by visit type.
 GENERAL = "general"
 MAX_STATS_DAYS = 366
 DAY = datetime.timedelta(days=1)
@@ -45,7 +45,7 @@ def _group_key(group_by: str):
             default=Value(LEAD_TIME_BUCKETS[3]),
             output_field=CharField(),
         )
-    return Value(GENERAL, output_field=CharField())
+    return Coalesce(F("visit_type__slug"), Value(GENERAL), output_field=CharField())
 
 
 def _key(group_by: str, raw):

@@ -6,6 +6,7 @@ from core.jobs import job
 from scheduling.services import waitlist_offers
 from scheduling.services.holds import slot_holds_expire
 from scheduling.services.maintenance import appointment_reminders_send, appointments_close_past
+from scheduling.services.templates import availability_materialize
 
 
 @job
@@ -45,3 +46,11 @@ def process_waitlist() -> None:
     """Every minute: end the rounds whose hold expired, offer the free blocks again. Safe
     twice: each round ends under its block's lock, and a held block is never offered."""
     waitlist_offers.waitlist_process()
+
+
+@job
+def materialize_availability() -> None:
+    """Daily: every active template's blocks up to AVAILABILITY_HORIZON_DAYS ahead, one
+    transaction per doctor under its lock. Safe twice (and on several hosts): slots that
+    overlap existing blocks are skipped, so a rerun creates nothing."""
+    availability_materialize()

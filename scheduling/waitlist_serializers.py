@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils.translation import gettext, gettext_lazy
-from drf_spectacular.utils import extend_schema_field
+from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from accounts.models import User
 from core.fields import ModelSerializer, ObjectIdField, UTCDateTimeField
-from scheduling.models import WaitlistEntry, WaitlistOffer
+from scheduling.models import VisitType, WaitlistEntry, WaitlistOffer
 
 
 class WaitlistEntryCreateInputSerializer(serializers.Serializer):
@@ -30,10 +29,12 @@ class WaitlistEntryCreateInputSerializer(serializers.Serializer):
     specialty = serializers.CharField(
         required=False, allow_blank=True, max_length=100, help_text="Any doctor of it."
     )
-    visit_type = serializers.IntegerField(
+    visit_type = ObjectIdField(
+        queryset=VisitType.objects.filter(active=True),
         required=False,
         allow_null=True,
-        help_text="Visit types are not built yet: only null or absent is accepted.",
+        error_messages={"does_not_exist": gettext_lazy("Unknown visit type.")},
+        help_text="Only blocks of this active visit type; null or absent: any block.",
     )
     date_from = serializers.DateField()
     date_to = serializers.DateField(help_text="Inclusive; at most WAITLIST_MAX_SPAN_DAYS days.")
@@ -57,15 +58,8 @@ class WaitlistEntryCreateInputSerializer(serializers.Serializer):
         else:
             del self.fields["patient"]  # a patient waits for themself
 
-    def validate_visit_type(self, value: int | None) -> None:
-        if value is not None:
-            raise serializers.ValidationError(gettext("Visit types are not available yet."))
-        return None
-
 
 class WaitlistEntrySerializer(ModelSerializer):
-    visit_type = serializers.SerializerMethodField()
-
     class Meta:
         model = WaitlistEntry
         fields = [
@@ -84,10 +78,6 @@ class WaitlistEntrySerializer(ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
-
-    @extend_schema_field(serializers.IntegerField(allow_null=True))
-    def get_visit_type(self, entry: WaitlistEntry) -> None:
-        return None  # visit types (R2-8) are not built yet
 
 
 class WaitlistOfferSerializer(ModelSerializer):

@@ -39,6 +39,12 @@ from scheduling.services.reviews import (
     review_update,
     review_vote,
 )
+from scheduling.services.visit_types import (
+    doctor_visit_types_set,
+    visit_type_create,
+    visit_type_deactivate,
+    visit_type_update,
+)
 from scheduling.services.waitlist import waitlist_entry_cancel, waitlist_entry_create
 from scheduling.services.waitlist_offers import (
     waitlist_offer_accept,
@@ -63,6 +69,7 @@ __all__ = [
     "appointment_writable_fields",
     "appointments_cancel_for_deactivated",
     "check_bookable_patient",
+    "doctor_visit_types_set",
     "review_create",
     "review_delete",
     "review_hide",
@@ -76,6 +83,9 @@ __all__ = [
     "time_block_create",
     "time_block_delete",
     "time_block_update",
+    "visit_type_create",
+    "visit_type_deactivate",
+    "visit_type_update",
     "waitlist_entry_cancel",
     "waitlist_entry_create",
     "waitlist_offer_accept",

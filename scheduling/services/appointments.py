@@ -141,6 +141,7 @@ def appointment_book(
                 time_block=block,
                 start=block.start,
                 end=block.end,
+                visit_type_id=block.visit_type_id,
                 reason=reason,
             )
     except IntegrityError as error:
@@ -365,6 +366,9 @@ def appointment_reschedule(
     # An appointment's doctor never changes, so this needs no lock.
     if time_block.doctor_id != appointment.doctor_id:
         raise ValidationError({"time_block": [gettext("Choose a block of the same doctor.")]})
+    # Nor does a block's visit type, nor (once booked) the appointment's.
+    if time_block.visit_type_id != appointment.visit_type_id:
+        raise ValidationError({"time_block": [gettext("Choose a block of the same visit type.")]})
     hold_rules.check_named_hold(
         hold=hold, patient_id=appointment.patient_id, block_id=time_block.pk
     )

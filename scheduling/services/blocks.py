@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from accounts.models import User, validate_timezone
-from audit.services import audit_record, field_history_bulk_created
+from audit.services import audit_record
 from core.exceptions import (
     BLOCK_HAS_APPOINTMENT,
     BLOCK_IN_PAST,
@@ -23,7 +23,7 @@ from core.exceptions import (
 )
 from core.locking import actor_id, lock_users, service_transaction
 from core.response_cache import ANY_AVAILABILITY, availability_scope, bump
-from scheduling.models import ACTIVE_STATUSES, TimeBlock
+from scheduling.models import ACTIVE_STATUSES, TimeBlock, VisitType
 from scheduling.services import hold_rules
 from scheduling.services.checks import (
     MAX_BULK_DAYS,
@@ -34,26 +34,46 @@ from scheduling.services.checks import (
     conflict_from_integrity_error,
     overlapping_blocks,
 )
+from scheduling.services.slots import day_slots
+from scheduling.services.visit_types import check_tagged_length, check_visit_type_for_block
 from scheduling.services.waitlist_queue import waitlist_queue_block, waitlist_queue_blocks
 
 
 @service_transaction
 def time_block_create(
-    *, actor: User, doctor: User, start: datetime.datetime, end: datetime.datetime
+    *,
+    actor: User,
+    doctor: User,
+    start: datetime.datetime,
+    end: datetime.datetime | None = None,
+    visit_type: VisitType | None = None,
 ) -> TimeBlock:
-    """A new free block for the doctor; it may not overlap their other blocks."""
+    """A new free block for the doctor; it may not overlap their other blocks. A tagged block
+    (an active type the doctor offers) lasts the type's duration: `end` may be left out."""
     check_doctor(doctor)
+    if visit_type is not None:
+        check_visit_type_for_block(doctor=doctor, visit_type=visit_type)
+        if end is None:
+            end = start + datetime.timedelta(minutes=visit_type.duration_minutes)
+    if end is None:
+        raise ValidationError({"end": [gettext("This field is required.")]})
     check_block_times(start=start, end=end)
+    check_tagged_length(visit_type=visit_type, start=start, end=end)
     # Serializes block writes per doctor (SQLite has no exclusion constraint).
     lock_users(exclusive=[doctor.pk], shared=[actor_id(actor)])
     if overlapping_blocks(doctor_id=doctor.pk, start=start, end=end).exists():
         raise Conflict(BLOCK_OVERLAP, gettext("This block overlaps another block of the doctor."))
     try:
         with transaction.atomic():
-            block = TimeBlock.objects.create(doctor=doctor, start=start, end=end)
+            block = TimeBlock.objects.create(
+                doctor=doctor, start=start, end=end, visit_type=visit_type
+            )
     except IntegrityError as error:
         raise conflict_from_integrity_error(error, BLOCK_OVERLAP) from error
-    audit_record(action="time_block.created", target=block, actor=actor, data={"doctor": doctor.pk})
+    data = {"doctor": doctor.pk}
+    if visit_type is not None:
+        data["visit_type"] = visit_type.pk
+    audit_record(action="time_block.created", target=block, actor=actor, data=data)
     waitlist_queue_block(block.pk)  # someone may be waiting for it
     return block
 
@@ -75,34 +95,27 @@ def _bulk_candidates(
     slot_minutes: int,
     zone: zoneinfo.ZoneInfo,
 ) -> list[tuple[datetime.datetime, datetime.datetime] | None]:
-    """Every slot of the pattern in local wall-clock time; None for one in a DST gap.
-
-    09:00 local stays 09:00 local across a daylight-saving change. A slot lasts exactly
-    slot_minutes; a trailing partial slot is dropped; an ambiguous local time takes its
-    first occurrence (fold=0).
-    """
-    slot = datetime.timedelta(minutes=slot_minutes)
+    """Every slot of the weekly pattern (scheduling/services/slots.py cuts each day); None
+    for one in a DST gap. Stops past MAX_BULK_SLOTS."""
     candidates: list[tuple[datetime.datetime, datetime.datetime] | None] = []
     for offset in range((date_to - date_from).days + 1):
         day = date_from + datetime.timedelta(days=offset)
-        if day.weekday() in weekdays:
-            local = datetime.datetime.combine(day, start_time)
-            day_end = datetime.datetime.combine(day, end_time)
-            while local <= day_end - slot:  # (not local + slot: no overflow on 9999-12-31)
-                aware = local.replace(tzinfo=zone)
-                round_trip = aware.astimezone(datetime.UTC).astimezone(zone)
-                if round_trip.replace(tzinfo=None) != local:
-                    candidates.append(None)  # this wall-clock time does not exist that day
-                else:
-                    start = aware.astimezone(datetime.UTC)
-                    candidates.append((start, start + slot))
-                if len(candidates) > MAX_BULK_SLOTS:
-                    return candidates
-                local += slot
+        if day.weekday() not in weekdays:
+            continue
+        for slot in day_slots(
+            day=day,
+            start_time=start_time,
+            end_time=end_time,
+            slot_minutes=slot_minutes,
+            zone=zone,
+        ):
+            candidates.append(slot)
+            if len(candidates) > MAX_BULK_SLOTS:
+                return candidates
     return candidates
 
 
-def _zone(name: str) -> zoneinfo.ZoneInfo:
+def zone_named(name: str) -> zoneinfo.ZoneInfo:
     """An IANA zone by name; an unknown name is a 400 on `timezone`, not a crash."""
     try:
         validate_timezone(name)
@@ -122,11 +135,17 @@ def time_block_bulk_create(
     weekdays: list[int],
     start_time: datetime.time,
     end_time: datetime.time,
-    slot_minutes: int,
+    slot_minutes: int | None = None,
     timezone_name: str | None = None,
+    visit_type: VisitType | None = None,
 ) -> BulkResult:
-    """A weekly pattern of blocks in one transaction; past, overlapping and DST-gap slots skip."""
+    """A weekly pattern of blocks in one transaction; past, overlapping and DST-gap slots skip.
+    Tagged blocks last the type's duration (slot_minutes defaults to it; another value: 400).
+    No per-block field history: one time_block.bulk_created event (DESIGN-R2 R2-0)."""
     check_doctor(doctor)
+    slot_minutes = resolve_slot_minutes(
+        doctor=doctor, visit_type=visit_type, slot_minutes=slot_minutes
+    )
     if date_to < date_from:
         raise ValidationError(
             {"date_to": [gettext("Must not be before %(other)s.") % {"other": "date_from"}]}
@@ -148,7 +167,7 @@ def time_block_bulk_create(
     if not 5 <= slot_minutes <= 720:
         raise ValidationError({"slot_minutes": [gettext("Between 5 and 720 minutes.")]})
     profile = getattr(doctor, "doctor_profile", None)
-    zone = _zone(timezone_name or (profile.timezone if profile else settings.TIME_ZONE))
+    zone = zone_named(timezone_name or (profile.timezone if profile else settings.TIME_ZONE))
     try:
         candidates = _bulk_candidates(
             date_from=date_from,
@@ -188,14 +207,22 @@ def time_block_bulk_create(
         if any(s < end and start < e for s, e in taken):
             continue
         taken.append((start, end))
-        accepted.append(TimeBlock(doctor=doctor, start=start, end=end))
+        accepted.append(
+            TimeBlock(
+                doctor=doctor,
+                start=start,
+                end=end,
+                visit_type=visit_type,
+                source=TimeBlock.Source.BULK,
+            )
+        )
     try:
         with transaction.atomic():
             created = TimeBlock.objects.bulk_create(accepted)
     except IntegrityError as error:
         raise conflict_from_integrity_error(error, BLOCK_OVERLAP) from error
-    # bulk_create sends no signals: the field history and the public cache are told here.
-    field_history_bulk_created(created, actor=actor)
+    # bulk_create sends no signals: the public cache is told here. No per-block field history
+    # (DESIGN-R2 R2-0): the one audit event below records the operation.
     if created:
         bump(availability_scope(doctor.pk), ANY_AVAILABILITY)
     waitlist_queue_blocks([block.pk for block in created])  # someone may be waiting for them
@@ -212,9 +239,31 @@ def time_block_bulk_create(
             "skipped": result.skipped,
             "total": result.total,
             "time_zone": zone.key,
+            "source": "bulk",
+            "visit_type": visit_type.pk if visit_type else None,
+            "date_from": date_from.isoformat(),
+            "date_to": date_to.isoformat(),
         },
     )
     return result
+
+
+def resolve_slot_minutes(
+    *, doctor: User, visit_type: VisitType | None, slot_minutes: int | None
+) -> int:
+    """The slot length of a pattern: a tagged one takes the type's duration (an offered,
+    active type; another slot_minutes is a 400); an untagged one needs slot_minutes."""
+    if visit_type is not None:
+        check_visit_type_for_block(doctor=doctor, visit_type=visit_type)
+        if slot_minutes is not None and slot_minutes != visit_type.duration_minutes:
+            message = gettext("A block of this visit type lasts %(minutes)d minutes.") % {
+                "minutes": visit_type.duration_minutes
+            }
+            raise ValidationError({"slot_minutes": [message]})
+        return visit_type.duration_minutes
+    if slot_minutes is None:
+        raise ValidationError({"slot_minutes": [gettext("This field is required.")]})
+    return slot_minutes
 
 
 def _lock_block(block: TimeBlock) -> TimeBlock:
@@ -245,6 +294,7 @@ def time_block_update(
     new_start = start or block.start
     new_end = end or block.end
     check_block_times(start=new_start, end=new_end)
+    check_tagged_length(visit_type=block.visit_type, start=new_start, end=new_end)
     if overlapping_blocks(
         doctor_id=block.doctor_id, start=new_start, end=new_end, exclude_id=block.pk
     ).exists():

@@ -17,7 +17,7 @@ def appointment_event(*, type: str, appointment: Appointment, previous_status: s
                 "patient": appointment.patient_id,
                 "doctor": appointment.doctor_id,
                 "time_block": appointment.time_block_id,
-                "visit_type": None,
+                "visit_type": appointment.visit_type_id,
                 "start": iso_utc(appointment.start),
                 "end": iso_utc(appointment.end),
                 "status": appointment.status,

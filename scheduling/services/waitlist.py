@@ -15,7 +15,7 @@ from accounts.models import User
 from audit.services import audit_record
 from core.exceptions import ILLEGAL_TRANSITION, WAITLIST_DUPLICATE, WAITLIST_LIMIT, Conflict
 from core.locking import actor_id, lock_users, service_transaction
-from scheduling.models import LIVE_ENTRY_STATUSES, WaitlistEntry, WaitlistOffer
+from scheduling.models import LIVE_ENTRY_STATUSES, VisitType, WaitlistEntry, WaitlistOffer
 from scheduling.services.appointments import check_bookable_patient
 
 Status = WaitlistEntry.Status
@@ -63,6 +63,7 @@ def waitlist_entry_create(
     weekdays: list[int] | None = None,
     time_from: datetime.time | None = None,
     time_to: datetime.time | None = None,
+    visit_type: VisitType | None = None,
 ) -> WaitlistEntry:
     """Put an active patient on the waitlist of a doctor xor a specialty (400 otherwise), for
     at most WAITLIST_MAX_SPAN_DAYS days; a second waiting entry for the same doctor or
@@ -105,6 +106,7 @@ def waitlist_entry_create(
                 patient=patient,
                 doctor=doctor,
                 specialty=specialty,
+                visit_type=visit_type,
                 date_from=date_from,
                 date_to=date_to,
                 weekdays=weekdays,

@@ -103,6 +103,8 @@ def waitlist_candidates(block: TimeBlock, *, now: datetime.datetime) -> list[Wai
     specialties = _specialties_of(block.doctor_id)
     pending = WaitlistOffer.objects.filter(status=Offer.PENDING, expires_at__gt=now)
     wanted = Q(doctor_id=block.doctor_id) | Q(doctor__isnull=True, specialty_ci__in=specialties)
+    # An entry without a type takes any block; one with a type only blocks of it.
+    wanted &= Q(visit_type__isnull=True) | Q(visit_type_id=block.visit_type_id)
     entries = (
         WaitlistEntry.objects.alias(specialty_ci=Lower("specialty"))
         .filter(

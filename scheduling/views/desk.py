@@ -76,7 +76,11 @@ class DayViewSet(ActionPermissionsMixin, viewsets.ViewSet):
             )
             if doctor is None:
                 raise exceptions.ValidationError({"doctor": ["Unknown doctor."]})
-        day = clinic_day(day=params.get("date") or clinic_today(), doctor=doctor)
+        day = clinic_day(
+            day=params.get("date") or clinic_today(),
+            doctor=doctor,
+            visit_type=params.get("visit_type"),
+        )
         audit_record_patient_views(patient_ids=day.patient_ids)
         return Response(DaySerializer(_day_body(day)).data)
 
@@ -89,7 +93,7 @@ def _day_body(day) -> dict:
             {
                 "doctor": doctor.doctor_id,
                 "free_blocks": [
-                    {"id": b.pk, "start": b.start, "end": b.end, "visit_type": None}
+                    {"id": b.pk, "start": b.start, "end": b.end, "visit_type": b.visit_type_id}
                     for b in doctor.free_blocks
                 ],
                 "appointments": [
@@ -98,7 +102,7 @@ def _day_body(day) -> dict:
                         "start": v.appointment.start,
                         "end": v.appointment.end,
                         "status": v.appointment.status,
-                        "visit_type": None,
+                        "visit_type": v.appointment.visit_type_id,
                         "patient": v.appointment.patient_id,
                         "patient_name": v.appointment.patient.get_full_name(),
                         "arrived_at": v.appointment.arrived_at,

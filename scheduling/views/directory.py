@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from functools import partial
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import F
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -30,7 +32,7 @@ from core.response_cache import (
 from core.throttles import UploadRateThrottle
 from core.validation import valid_input
 from scheduling import selectors
-from scheduling.filters import DoctorFilter
+from scheduling.filters import VISIT_TYPE_HELP, DoctorFilter, VisitTypeField
 from scheduling.serializers import (
     AvailabilitySerializer,
     DirectoryStatsSerializer,
@@ -145,7 +147,13 @@ class DoctorViewSet(ActionPermissionsMixin, viewsets.ReadOnlyModelViewSet):
         return photo_response(request, request.user)
 
 
-@extend_schema(parameters=WINDOW_PARAMETERS, responses={200: AvailabilitySerializer(many=True)})
+@extend_schema(
+    parameters=[
+        *WINDOW_PARAMETERS,
+        OpenApiParameter("visit_type", str, description=VISIT_TYPE_HELP),
+    ],
+    responses={200: AvailabilitySerializer(many=True)},
+)
 class AvailabilityViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
     """A public doctor's free blocks that can still be booked, ordered by start."""
 
@@ -160,15 +168,28 @@ class AvailabilityViewSet(ActionPermissionsMixin, viewsets.GenericViewSet):
             user_id=self.kwargs["doctor_id"],
         )
         start, end = parse_window(self.request.query_params)
-        return selectors.time_block_list_free(doctor_id=doctor_id, start=start, end=end)
+        return selectors.time_block_list_free(
+            doctor_id=doctor_id, start=start, end=end, visit_type=self._visit_type()
+        )
+
+    def _visit_type(self):
+        """`?visit_type=<id|slug|general>`; an unknown one is a 400. Resolved once."""
+        if not hasattr(self, "_resolved_visit_type"):
+            value = self.request.query_params.get("visit_type")
+            try:
+                self._resolved_visit_type = VisitTypeField(required=False).clean(value)
+            except DjangoValidationError as error:
+                raise ValidationError({"visit_type": error.messages}) from error
+        return self._resolved_visit_type
 
     def list(self, request: Request, doctor_id: str) -> Response:
-        # A bad window is a 400 now, even where the same URL was valid moments ago.
+        # A bad window or type is a 400 now, even where the same URL was valid moments ago.
         parse_window(request.query_params)
+        self._visit_type()
         return cached_response(
             request,
             scopes=[availability_scope(doctor_id)],
-            params=("from", "to", *PAGE_PARAMS),
+            params=("from", "to", "visit_type", *PAGE_PARAMS),
             build=partial(self._page, request),
         )
 

@@ -77,7 +77,11 @@ class TimeBlockViewSet(
         data = valid_input(TimeBlockCreateInputSerializer, request)
         doctor = _doctor_for(request, data.get("doctor"))
         block = services.time_block_create(
-            actor=request.user, doctor=doctor, start=data["start"], end=data["end"]
+            actor=request.user,
+            doctor=doctor,
+            start=data["start"],
+            end=data.get("end"),
+            visit_type=data.get("visit_type"),
         )
         return Response(self._reloaded(block), status=status.HTTP_201_CREATED)
 
@@ -94,8 +98,9 @@ class TimeBlockViewSet(
             weekdays=data["weekdays"],
             start_time=data["start_time"],
             end_time=data["end_time"],
-            slot_minutes=data["slot_minutes"],
+            slot_minutes=data.get("slot_minutes"),
             timezone_name=data.get("timezone"),
+            visit_type=data.get("visit_type"),
         )
         return Response(BulkResultSerializer(result).data, status=status.HTTP_201_CREATED)
 

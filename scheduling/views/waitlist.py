@@ -67,6 +67,7 @@ class WaitlistEntryViewSet(
             weekdays=data.get("weekdays") or [],
             time_from=data.get("time_from"),
             time_to=data.get("time_to"),
+            visit_type=data.get("visit_type"),
         )
         return Response(WaitlistEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
 

@@ -35,6 +35,7 @@ PUBLIC_FIELDS = {
     "location",
     "timezone",
     "photo_url",
+    "visit_types",
     "rating_average",
     "rating_count",
 }
@@ -119,6 +120,7 @@ def test_public_shape_hides_contact_details_and_uses_the_user_id(anon_client):
         "location": "Princeton",
         "timezone": "America/New_York",
         "photo_url": None,
+        "visit_types": [],
         "rating_average": None,
         "rating_count": 0,
     }

@@ -12,8 +12,9 @@ pytestmark = pytest.mark.django_db
 # users: authenticate, count, page, one bulk insert of patient_record.viewed.
 USERS_LIST_QUERIES = 4
 # doctors: count, page (profiles joined to their users; no count when one page holds them all),
-# the page's specialties (one prefetch); one more to authenticate a caller.
-DOCTORS_LIST_QUERIES = 3
+# the page's specialties and the visit types they offer (one prefetch each); one more to
+# authenticate a caller.
+DOCTORS_LIST_QUERIES = 4
 
 
 @pytest.mark.parametrize("page_size", [5, 50])

@@ -1,5 +1,6 @@
 """The "Front desk" group after migrate, seed_demo and createsuperuser."""
 
+import datetime
 import os
 import subprocess
 import sys
@@ -11,11 +12,13 @@ from django.conf import settings as django_settings
 from django.contrib.auth.models import Group, Permission
 from django.core.management import CommandError, call_command
 from django.test import override_settings
+from django.utils import timezone
 
 from accounts.groups import FRONT_DESK_GROUP, FRONT_DESK_PERMISSIONS, ensure_front_desk_group
 from accounts.models import DoctorProfile, User
 from accounts.services import auth_login
 from audit.models import AuditEvent
+from scheduling.models import AvailabilityTemplate, DoctorVisitType, TimeBlock, VisitType
 from tests.support.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -221,3 +224,20 @@ def test_createsuperuser_refuses_an_email_that_is_taken_in_another_case(monkeypa
             "createsuperuser", "--noinput", "--email", patient.email.upper(), stdout=StringIO()
         )
     assert not User.objects.filter(role=User.Role.ADMIN).exists()
+
+
+def test_seed_demo_gives_doctors_visit_types_and_standing_schedules():
+    seed()
+
+    assert set(VisitType.objects.values_list("slug", "duration_minutes")) == {
+        ("first-consultation", 30),
+        ("follow-up", 15),
+    }
+    doctors = User.objects.filter(role=User.Role.DOCTOR)
+    assert DoctorVisitType.objects.filter(active=True).count() == 2 * doctors.count()
+    assert AvailabilityTemplate.objects.count() == 3 * doctors.count()
+    future = TimeBlock.objects.filter(start__gt=timezone.now())
+    assert set(future.values_list("source", flat=True)) == {"template"}
+    tagged = future.filter(visit_type__slug="follow-up").first()
+    assert tagged.end - tagged.start == datetime.timedelta(minutes=15)
+    assert future.filter(visit_type__isnull=True).exists()

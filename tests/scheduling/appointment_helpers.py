@@ -18,6 +18,7 @@ APPOINTMENT_FIELDS = {
     "patient",
     "doctor",
     "time_block",
+    "visit_type",
     "start",
     "end",
     "status",

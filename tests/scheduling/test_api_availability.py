@@ -54,7 +54,9 @@ def test_availability_is_public_and_paginated(frozen, doctor, anon_client):
     data = response.json()
     assert set(data) == {"count", "next", "previous", "results"}
     assert data["count"] == 1
-    assert data["results"] == [{"id": block.pk, "start": z(block.start), "end": z(block.end)}]
+    assert data["results"] == [
+        {"id": block.pk, "start": z(block.start), "end": z(block.end), "visit_type": None}
+    ]
     assert data["results"][0]["start"].endswith("Z")
 
 

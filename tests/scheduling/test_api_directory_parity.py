@@ -189,7 +189,7 @@ def test_featured_query_count_does_not_grow(anon_client, django_assert_max_num_q
         for rating in (5, 4, 3):
             review(doctor, rating)
 
-    with django_assert_max_num_queries(3):  # count, page, specialties
+    with django_assert_max_num_queries(4):  # count, page, specialties, visit types
         assert len(ids(anon_client.get(DOCTORS_URL, {"featured": "true", "limit": 12}))) == 8
 
 
@@ -202,7 +202,8 @@ def test_detail_shows_a_histogram_of_visible_reviews(anon_client, django_assert_
         review(doctor, rating)
     review(doctor, 2, hidden=True)
 
-    with django_assert_max_num_queries(3):  # the doctor, the specialties, the histogram
+    # the doctor, the specialties, the visit types, the histogram
+    with django_assert_max_num_queries(4):
         response = anon_client.get(f"{DOCTORS_URL}{doctor.pk}/")
 
     body = response.json()

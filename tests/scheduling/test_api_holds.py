@@ -65,7 +65,16 @@ def test_a_hold_keeps_the_block_for_its_patient_and_converts_when_they_book(
 
     assert created.status_code == 201
     body = created.json()
-    assert set(body) == {"id", "time_block", "patient", "start", "end", "status", "expires_at"}
+    assert set(body) == {
+        "id",
+        "time_block",
+        "patient",
+        "visit_type",
+        "start",
+        "end",
+        "status",
+        "expires_at",
+    }
     assert (body["time_block"], body["patient"], body["status"]) == (block.pk, patient.pk, "live")
     assert hold(other, block).json()["code"] == SLOT_HELD
     refused = book(other, block)

@@ -31,7 +31,7 @@ from tests.support.factories import (
 
 URL = "/api/v1/time-blocks/"
 BULK_URL = f"{URL}bulk/"
-BLOCK_FIELDS = {"id", "doctor", "start", "end", "created_at", "is_booked"}
+BLOCK_FIELDS = {"id", "doctor", "start", "end", "visit_type", "created_at", "is_booked"}
 MINUTE = datetime.timedelta(minutes=1)
 
 

@@ -17,13 +17,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from scheduling.models import Appointment
+from scheduling.models import Appointment, TimeBlock
 from tests.support.clients import client_for
 from tests.support.factories import (
     AppointmentFactory,
     DoctorFactory,
     PatientFactory,
     TimeBlockFactory,
+    VisitTypeFactory,
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
@@ -199,3 +200,45 @@ def test_stats_read_the_window_through_the_start_index(clinic, staff_client):
     appointments = reading(plans, "scheduling_appointment")
     assert len(appointments) == 2  # the grouped counts and the waits
     assert_index(appointments, "appointment_start_idx")
+
+
+@pytest.fixture
+def tagged(clinic):
+    """Every other block of the first doctor becomes a 12-hour `tagged` visit (their length)."""
+    doctors, _ = clinic
+    visit_type = VisitTypeFactory(slug="tagged", duration_minutes=720)
+    blocks = TimeBlock.objects.filter(doctor=doctors[0]).order_by("start")
+    TimeBlock.objects.filter(pk__in=list(blocks.values_list("pk", flat=True))[::2]).update(
+        visit_type=visit_type
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE scheduling_timeblock")
+    return visit_type
+
+
+def test_availability_of_a_visit_type_still_scans_the_doctor_start_range(
+    clinic, tagged, anon_client
+):
+    doctors, _ = clinic
+
+    plans = plans_of(
+        anon_client, f"/api/v1/doctors/{doctors[0].pk}/availability/?visit_type=tagged"
+    )
+
+    blocks = on_table(plans, "scheduling_timeblock")  # the page (a short one tells the count)
+    # Either range index serves it (the planner picks by statistics); never a table scan.
+    pattern = re.compile(
+        r"Index[^\n]* (time_block_doctor_start_unique|time_block_visit_type_idx)\b[^\n]*\n"
+        r"[^\n]*Index Cond: [^\n]*start >="
+    )
+    for plan in blocks:
+        assert pattern.search(plan), plan
+        assert "Seq Scan on scheduling_timeblock" not in plan, plan
+
+
+def test_clinic_block_list_of_a_visit_type_uses_its_index(clinic, tagged, staff_client):
+    plans = plans_of(staff_client, f"/api/v1/time-blocks/?visit_type={tagged.pk}&page_size=5")
+
+    blocks = reading(plans, "scheduling_timeblock")
+    assert blocks
+    assert_index(blocks, "time_block_visit_type_idx")

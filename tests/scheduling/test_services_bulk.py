@@ -14,7 +14,12 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from scheduling.models import TimeBlock
-from scheduling.services import MAX_BULK_SLOTS, BulkResult, time_block_bulk_create
+from scheduling.services import (
+    MAX_BULK_SLOTS,
+    BulkResult,
+    time_block_bulk_create,
+    time_block_create,
+)
 from tests.support.factories import (
     DoctorFactory,
     InactiveDoctorFactory,
@@ -110,6 +115,10 @@ def test_bulk_creates_every_slot_of_the_weekly_pattern(frozen, utc_doctor, staff
         "skipped": 0,
         "total": 9,
         "time_zone": "UTC",
+        "source": "bulk",
+        "visit_type": None,
+        "date_from": "2030-01-07",
+        "date_to": "2030-01-13",
     }
 
 
@@ -579,13 +588,23 @@ def block_history():
 
 
 @pytest.mark.django_db
-def test_bulk_created_blocks_reach_the_field_history(block_history, frozen, utc_doctor):
+def test_bulk_created_blocks_get_no_per_block_field_history(block_history, frozen, utc_doctor):
+    """DESIGN-R2 R2-0: one audit event records the operation; no LogEntry per block."""
     result = bulk(utc_doctor, end_time=t("11:00"))
 
-    entries = LogEntry.objects.get_for_model(TimeBlock)
     assert result.created == 4
-    assert entries.count() == 4
-    assert {e.action for e in entries} == {LogEntry.Action.CREATE}
-    assert sorted(int(e.object_pk) for e in entries) == sorted(
-        TimeBlock.objects.values_list("pk", flat=True)
+    assert LogEntry.objects.get_for_model(TimeBlock).count() == 0
+    event = AuditEvent.objects.get(action="time_block.bulk_created")
+    assert (event.data["created"], event.data["source"]) == (4, "bulk")
+
+
+@pytest.mark.django_db
+def test_a_single_block_keeps_its_field_history(block_history, frozen, utc_doctor):
+    """DESIGN-R2 R2-0: only bulk writes drop the per-row entry."""
+    start = datetime.datetime(2030, 1, 7, 9, tzinfo=datetime.UTC)
+    block = time_block_create(
+        actor=utc_doctor, doctor=utc_doctor, start=start, end=start + datetime.timedelta(hours=1)
     )
+
+    entries = LogEntry.objects.get_for_model(TimeBlock)
+    assert [(int(e.object_pk), e.action) for e in entries] == [(block.pk, LogEntry.Action.CREATE)]

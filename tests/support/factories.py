@@ -7,7 +7,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import DoctorProfile, DoctorSpecialty, User
-from scheduling.models import Appointment, TimeBlock
+from scheduling.models import Appointment, DoctorVisitType, TimeBlock, VisitType
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple"
 
@@ -113,6 +113,25 @@ def in_days(days: float, hour: int = 10) -> datetime.datetime:
 
 
 SEQUENCE_WRAP_HOURS = 192
+
+
+class VisitTypeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = VisitType
+
+    name = factory.Sequence(lambda n: f"Visit type {n}")
+    slug = factory.Sequence(lambda n: f"visit-type-{n}")
+    duration_minutes = 20
+
+
+class DoctorVisitTypeFactory(factory.django.DjangoModelFactory):
+    """An offer: the doctor offers the visit type."""
+
+    class Meta:
+        model = DoctorVisitType
+
+    doctor = factory.SubFactory(DoctorFactory)
+    visit_type = factory.SubFactory(VisitTypeFactory)
 
 
 class TimeBlockFactory(factory.django.DjangoModelFactory):
