@@ -18,7 +18,7 @@ from accounts.models import User, validate_timezone
 from audit.admin import PatientReadsAuditedAdmin
 from core.admin import ServiceBackedAdmin, is_autocomplete_for, rule_message
 from core.exceptions import Conflict
-from scheduling import services
+from scheduling import selectors, services
 from scheduling.models import ACTIVE_STATUSES, Appointment, Review, SlotHold, TimeBlock
 
 # ---------------------------------------------------------------------------
@@ -115,7 +115,7 @@ class TimeBlockAdmin(ServiceBackedAdmin, admin.ModelAdmin):
             # The booking form offers only blocks that are still free and ahead.
             queryset = queryset.filter(
                 withdrawn_at__isnull=True, start__gt=timezone.now(), booked=False
-            )
+            ).exclude(selectors.in_active_leave())
         return queryset, may_have_duplicates
 
     @admin.display(boolean=True, description="booked", ordering="booked")

@@ -14,6 +14,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from scheduling.models import Appointment, TimeBlock
+from scheduling.selectors import in_active_leave
 
 Status = Appointment.Status
 
@@ -171,6 +172,8 @@ def clinic_day(
                 )
             )
         )
+        # Not bookable either while its doctor is on leave or the clinic is closed.
+        .exclude(in_active_leave())
         .select_related("doctor")
         .only("id", "start", "end", "doctor__first_name", "doctor__last_name")
         .order_by("start", "id")

@@ -20,7 +20,14 @@ from core.filters import (
     StrictBooleanFilter,
     TermsFilter,
 )
-from scheduling.models import Appointment, SlotHold, TimeBlock, WaitlistEntry, WaitlistOffer
+from scheduling.models import (
+    Appointment,
+    Leave,
+    SlotHold,
+    TimeBlock,
+    WaitlistEntry,
+    WaitlistOffer,
+)
 from scheduling.selectors import (
     FEATURED_DEFAULT_LIMIT,
     FEATURED_MAX_LIMIT,
@@ -205,3 +212,22 @@ class WaitlistOfferFilter(django_filters.FilterSet):
     class Meta:
         model = WaitlistOffer
         fields = ["patient", "time_block"]
+
+
+class LeaveFilter(django_filters.FilterSet):
+    """`doctor`; `from`/`to`: leaves overlapping the window; `active`: uncancelled or not."""
+
+    doctor = IdFilter(field_name="doctor_id")
+    active = StrictBooleanFilter(field_name="cancelled_at", lookup_expr="isnull")
+
+    class Meta:
+        model = Leave
+        fields = ["doctor", "active"]
+
+
+LeaveFilter.base_filters.update(
+    {
+        "from": AwareDateTimeFilter(field_name="end", lookup_expr="gt"),
+        "to": AwareDateTimeFilter(field_name="start", lookup_expr="lt"),
+    }
+)
