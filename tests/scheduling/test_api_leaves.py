@@ -74,7 +74,7 @@ def week(doctor):
 # Create, preview
 # ---------------------------------------------------------------------------
 def test_preview_reports_what_a_leave_would_do_and_changes_nothing(doctor_client, week):
-    base, blocks, booked = week
+    base, _blocks, booked = week
 
     response = doctor_client.post(
         f"{LEAVES_URL}preview/", leave_body(base, base + 2 * HOUR), format="json"
