@@ -65,6 +65,8 @@ class LeaveSerializer(ModelSerializer):
 
 class AffectedAppointmentSerializer(serializers.ModelSerializer):
     start = UTCDateTimeField(read_only=True)
+    # Plain text: the appointment's status enum is named by AppointmentSerializer's schema.
+    status = serializers.CharField(read_only=True, help_text="The appointment's status.")
 
     class Meta:
         model = Appointment
