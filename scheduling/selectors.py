@@ -68,13 +68,16 @@ def active_leaves_overlapping(*, doctor_id, start, end, closures: bool = True) -
     return Leave.objects.filter(whose, cancelled_at__isnull=True, end__gt=start, start__lt=end)
 
 
-def in_active_leave() -> Exists:
-    """An Exists() over a time block row: it lies (even partly) in an active leave of its
-    doctor or a clinic closure."""
-    return Exists(
-        active_leaves_overlapping(
-            doctor_id=OuterRef("doctor_id"), start=OuterRef("start"), end=OuterRef("end")
-        )
+def in_active_leave() -> Q:
+    """A condition over a time block row: it lies (even partly) in an active leave of its
+    doctor or a clinic closure. Two EXISTS, not one with an OR: each probes
+    leave_active_doctor_end_idx by (doctor_id, end) or (NULL, end), however many leaves the
+    clinic's history holds."""
+    active = Leave.objects.filter(
+        cancelled_at__isnull=True, end__gt=OuterRef("start"), start__lt=OuterRef("end")
+    )
+    return Q(Exists(active.filter(doctor_id=OuterRef("doctor_id")))) | Q(
+        Exists(active.filter(doctor__isnull=True))
     )
 
 

@@ -8,6 +8,7 @@ import datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import BooleanField, ExpressionWrapper
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 
@@ -66,7 +67,9 @@ def _lock_block_for_booking(block: TimeBlock) -> TimeBlock:
         return (
             TimeBlock.objects.select_for_update(of=("self",))
             .select_related("doctor")
-            .annotate(on_leave=selectors.in_active_leave())
+            .annotate(
+                on_leave=ExpressionWrapper(selectors.in_active_leave(), output_field=BooleanField())
+            )
             .get(pk=block.pk)
         )
     except TimeBlock.DoesNotExist as error:
