@@ -26,6 +26,10 @@ FRONT_DESK_PERMISSIONS = [
     ("scheduling", "view_waitlistentry"),
     ("scheduling", "add_waitlistentry"),
     ("scheduling", "view_waitlistoffer"),
+    # Leave: read, add (through the service, with its preview), cancel and resolve (actions
+    # that need the add permission). Clinic closures stay with admins (the service says so).
+    ("scheduling", "view_leave"),
+    ("scheduling", "add_leave"),
 ]
 
 
