@@ -335,11 +335,18 @@ def test_a_kept_block_freed_during_the_leave_is_not_offered_booked_or_held(
     held = client_for(other).post("/api/v1/holds/", {"time_block": blocks[1].pk}, format="json")
     assert (held.status_code, held.json()["code"]) == (409, DOCTOR_ON_LEAVE)
     assert not WaitlistOffer.objects.exists()  # the waitlist job ran and offered nothing
+    leave = Leave.objects.get()
     start = iso_z(base - HOUR)
     directory = anon_client.get(
         "/api/v1/doctors/", {"available_from": start, "available_to": iso_z(base + 2 * HOUR)}
     )
     assert doctor.pk not in [row["id"] for row in directory.json()["results"]]
+
+    # Cancelling the leave gives the block back: now the waiting patient is offered it.
+    with run_jobs():
+        assert doctor_client.delete(leave_url(leave)).status_code == 204
+    offer = WaitlistOffer.objects.get()
+    assert (offer.time_block_id, offer.entry.patient_id) == (blocks[1].pk, waiting.pk)
 
 
 def test_creating_a_leave_releases_live_holds_and_the_cache_shows_it_at_once(
@@ -517,3 +524,24 @@ def test_a_closure_spans_every_doctor(clinic_admin_client, anon_client, run_jobs
     assert client_for(admin_other).get(LEAVES_URL).status_code == 200
     assert StaffFactory() is not None
     assert Appointment.objects.get(pk=booked.pk).status == "confirmed"
+
+
+def test_leave_conflicts_are_explained_in_the_callers_language(doctor, doctor_client):
+    base = in_days(6, hour=9)
+    Leave.objects.create(doctor=doctor, start=base, end=base + HOUR, category="vacation")
+    spanish = client_for(PatientFactory(language="es"))
+    block = TimeBlock.objects.create(doctor=doctor, start=base, end=base + HALF)
+
+    response = spanish.post(APPOINTMENTS_URL, {"time_block": block.pk}, format="json")
+
+    assert response.json() == {
+        "detail": "El médico está de baja o de permiso en ese horario.",
+        "code": DOCTOR_ON_LEAVE,
+    }
+    overlap = doctor_client.post(
+        LEAVES_URL, leave_body(base, base + HOUR), format="json", HTTP_ACCEPT_LANGUAGE="es"
+    )
+    assert overlap.json() == {
+        "detail": "Se superpone con otra ausencia o cierre activo.",
+        "code": LEAVE_OVERLAP,
+    }
