@@ -56,6 +56,7 @@ from scheduling.services.checks import (
     conflict_from_integrity_error,
     leave_overlap_conflict,
 )
+from scheduling.services.waitlist_offers import waitlist_rounds_withdraw
 from scheduling.services.waitlist_queue import waitlist_queue_blocks
 
 MAX_LEAVE_DAYS = 366
@@ -265,6 +266,8 @@ def leave_create(
         released += hold_rules.hold_close(
             hold=hold, now=now, reason=reason, actor=None if expired else actor
         )
+    # Step 5: a waitlist round on a withdrawn block ends without counting a missed offer.
+    withdrawn_offers = waitlist_rounds_withdraw(block_ids=free_ids)
     affected = _affected(doctor_ids=doctor_ids, start=start, end=end, now=now)
     _bump(doctor_ids)
     audit_record(
@@ -279,6 +282,7 @@ def leave_create(
             "doctors": doctor_ids,
             "removed_blocks": removed,
             "released_holds": released,
+            "withdrawn_offers": withdrawn_offers,
             "affected_appointments": len(affected),
             "source": "leave",
         },

@@ -12,7 +12,15 @@ from django.core import mail
 from django.utils import timezone
 
 from core.exceptions import DOCTOR_ON_LEAVE, ILLEGAL_TRANSITION, LEAVE_OVERLAP
-from scheduling.models import Appointment, Leave, SlotHold, TimeBlock, WaitlistOffer
+from scheduling.models import (
+    Appointment,
+    Leave,
+    SlotHold,
+    TimeBlock,
+    WaitlistEntry,
+    WaitlistOffer,
+)
+from scheduling.services import waitlist_process_block
 from tests.scheduling.appointment_helpers import (
     APPOINTMENTS_URL,
     appointment_url,
@@ -545,3 +553,31 @@ def test_leave_conflicts_are_explained_in_the_callers_language(doctor, doctor_cl
         "detail": "Se superpone con otra ausencia o cierre activo.",
         "code": LEAVE_OVERLAP,
     }
+
+
+def test_a_waitlist_round_on_a_withdrawn_block_ends_without_a_missed_offer(
+    doctor, doctor_client, run_jobs
+):
+    block = TimeBlockFactory(doctor=doctor, start=in_days(5, hour=11))
+    today = timezone.localdate()
+    entry = WaitlistEntry.objects.create(
+        patient=PatientFactory(),
+        doctor=doctor,
+        date_from=today,
+        date_to=today + datetime.timedelta(days=20),
+    )
+    with run_jobs():
+        assert waitlist_process_block(block_id=block.pk) == 1
+    offer = WaitlistOffer.objects.get()
+
+    with run_jobs():
+        created = doctor_client.post(LEAVES_URL, leave_body(block.start, block.end), format="json")
+
+    assert created.json()["removed_blocks"] == 1
+    offer.refresh_from_db()
+    entry.refresh_from_db()
+    assert offer.status == "superseded"
+    assert (entry.status, entry.missed_offers) == ("active", 0)
+    assert offer.hold.released_at is not None
+    assert audit_rows("waitlist_offer.withdrawn")
+    assert audit_rows("leave.created")[0].data["withdrawn_offers"] == 1
