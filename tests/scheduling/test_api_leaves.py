@@ -10,6 +10,7 @@ import pytest
 from auditlog.models import LogEntry
 from django.core import mail
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from core.exceptions import DOCTOR_ON_LEAVE, ILLEGAL_TRANSITION, LEAVE_OVERLAP
 from scheduling.models import (
@@ -581,3 +582,55 @@ def test_a_waitlist_round_on_a_withdrawn_block_ends_without_a_missed_offer(
     assert offer.hold.released_at is not None
     assert audit_rows("waitlist_offer.withdrawn")
     assert audit_rows("leave.created")[0].data["withdrawn_offers"] == 1
+
+
+@pytest.mark.parametrize(
+    ("role", "method", "path", "expected"),
+    [
+        ("anon", "get", "", 401),
+        ("anon", "get", "{id}/", 401),
+        ("anon", "delete", "{id}/", 401),
+        ("anon", "post", "{id}/resolve/", 401),
+        ("patient", "get", "", 403),
+        ("patient", "get", "{id}/", 403),
+        ("patient", "post", "preview/", 403),
+        ("patient", "delete", "{id}/", 403),
+        ("patient", "post", "{id}/resolve/", 403),
+        ("other_doctor", "get", "", 200),
+        ("other_doctor", "get", "{id}/", 404),
+        ("other_doctor", "delete", "{id}/", 404),
+        ("other_doctor", "post", "{id}/resolve/", 404),
+        ("doctor", "get", "{id}/", 200),
+        ("doctor", "post", "{id}/resolve/", 200),
+        ("doctor", "delete", "{id}/", 204),
+        ("staff", "get", "{id}/", 200),
+        ("staff", "post", "{id}/resolve/", 200),
+        ("staff", "delete", "{id}/", 204),
+        ("admin", "get", "{id}/", 200),
+        ("admin", "delete", "{id}/", 204),
+        ("anon", "put", "{id}/", 405),
+        ("admin", "put", "{id}/", 405),
+    ],
+)
+def test_leave_permission_matrix(role, method, path, expected, doctor, other_doctor, staff):
+    base = in_days(9)
+    leave = Leave.objects.create(doctor=doctor, start=base, end=base + HOUR, category="other")
+    users = {
+        "patient": PatientFactory(),
+        "doctor": doctor,
+        "other_doctor": other_doctor,
+        "staff": staff,
+        "admin": AdminFactory(),
+    }
+    client = client_for(users[role]) if role != "anon" else APIClient()
+    body = (
+        {"action": "cancel"}
+        if path.endswith("resolve/")
+        else leave_body(base + 2 * HOUR, base + 3 * HOUR)
+    )
+
+    response = getattr(client, method)(
+        LEAVES_URL + path.format(id=leave.pk), body if method == "post" else None, format="json"
+    )
+
+    assert response.status_code == expected, response.content
