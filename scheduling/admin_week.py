@@ -22,6 +22,11 @@ def week_url(doctor_id: int, day: datetime.date | None = None) -> str:
     return f"{url}?week={day.isoformat()}" if day else url
 
 
+def doctor_links(doctor_id: int) -> list[tuple[str, str]]:
+    """The doctor profile list's link to this doctor's week (accounts.hooks)."""
+    return [("week", week_url(doctor_id))]
+
+
 def doctor_week_view(request: HttpRequest, site, doctor_id: int) -> HttpResponse:
     """One doctor's week (Monday to Sunday, TIME_ZONE; `?week=YYYY-MM-DD`, any day of it):
     blocks free, held or booked (with the patient: each one shown is a record read), leaves

@@ -151,3 +151,10 @@ def test_a_doctors_week_shows_blocks_leaves_and_patients_and_records_the_reads(d
     assert f"?week={(monday + datetime.timedelta(days=7)).isoformat()}" in page
     assert audit_rows("patient_record.viewed", target_id=str(patient.pk))
     assert console(PatientFactory()).get(url).status_code == 302  # not a console user
+
+
+def test_the_doctor_profile_list_links_to_each_doctors_week(clinic_admin, doctor):
+    response = console(clinic_admin).get(reverse("admin:accounts_doctorprofile_changelist"))
+
+    assert response.status_code == 200
+    assert f'href="{reverse("admin:doctor_week", args=[doctor.pk])}"' in response.content.decode()
