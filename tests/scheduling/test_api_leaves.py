@@ -634,3 +634,18 @@ def test_leave_permission_matrix(role, method, path, expected, doctor, other_doc
     )
 
     assert response.status_code == expected, response.content
+
+
+def test_the_day_view_lists_no_free_block_inside_a_leave(doctor, staff_client):
+    base = in_days(5, hour=9)
+    inside = TimeBlockFactory(doctor=doctor, start=base)
+    outside = TimeBlockFactory(doctor=doctor, start=base + 3 * HOUR)
+    Leave.objects.create(doctor=doctor, start=base, end=base + HOUR, category="sick")
+    day = timezone.localdate(base)
+
+    response = staff_client.get("/api/v1/day/", {"date": day.isoformat(), "doctor": doctor.pk})
+
+    assert response.status_code == 200, response.json()
+    [entry] = response.json()["doctors"]
+    assert [b["id"] for b in entry["free_blocks"]] == [outside.pk]
+    assert inside.pk not in [b["id"] for b in entry["free_blocks"]]
