@@ -370,6 +370,13 @@ def _reschedule_to_earliest(
     return None
 
 
+def _resolved_meanwhile(appointment: Appointment, leave: Leave) -> bool:
+    """The visit is no longer an active one inside the leave."""
+    appointment.refresh_from_db(fields=["status", "start", "end", "time_block"])
+    inside = appointment.start < leave.end and appointment.end > leave.start
+    return appointment.status not in ACTIVE_STATUSES or not inside
+
+
 @service_transaction
 def _leave_resolved(*, actor: User, leave: Leave, action: str, result: LeaveResolution) -> None:
     audit_record(
@@ -413,6 +420,8 @@ def leave_resolve(*, actor: User, leave: Leave, action: str) -> LeaveResolution:
                 continue
             moved = _reschedule_to_earliest(actor=actor, appointment=appointment, until=until)
         except Conflict as error:
+            if _resolved_meanwhile(appointment, leave):
+                continue  # a concurrent run (or someone at the desk) got there first
             result.unresolved.append(Unresolved(appointment=appointment, code=error.code))
             continue
         if moved is None:

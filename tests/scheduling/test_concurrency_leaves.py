@@ -15,6 +15,7 @@ from tests.scheduling.appointment_helpers import APPOINTMENTS_URL, audit_rows, i
 from tests.support.clients import client_for
 from tests.support.factories import (
     AdminFactory,
+    ConfirmedAppointmentFactory,
     DoctorFactory,
     PatientFactory,
     StaffFactory,
@@ -97,3 +98,25 @@ def test_the_exclusion_constraint_refuses_what_the_service_would():
     # A cancelled leave no longer counts.
     Leave.objects.filter(doctor=doctor).update(cancelled_at=base)
     Leave.objects.create(doctor=doctor, start=base, end=base + 2 * HOUR, category="other")
+
+
+def test_two_resolves_at_once_cancel_each_visit_once_and_leave_nothing_unresolved():
+    doctor = DoctorFactory()
+    base = in_days(5, hour=8)
+    visits = [
+        ConfirmedAppointmentFactory(
+            time_block=TimeBlockFactory(doctor=doctor, start=base + n * HOUR)
+        )
+        for n in range(4)
+    ]
+    leave = Leave.objects.create(doctor=doctor, start=base, end=base + 5 * HOUR, category="sick")
+    clients = [client_for(StaffFactory()) for _ in range(2)]
+    url = f"{LEAVES_URL}{leave.pk}/resolve/"
+
+    outcomes = race(*(_post(c, url, {"action": "cancel"}) for c in clients))
+
+    assert [status for status, _ in outcomes] == [200, 200]
+    cancelled = sorted(a["id"] for _, body in outcomes for a in body["cancelled"])
+    assert cancelled == sorted(v.pk for v in visits)
+    assert all(body["unresolved"] == [] for _, body in outcomes)
+    assert len(audit_rows("appointment.cancelled")) == 4
