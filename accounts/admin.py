@@ -8,9 +8,10 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.html import format_html_join
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from accounts import services
+from accounts import hooks, services
 from accounts.models import DoctorProfile, User, normalize_email, validate_timezone
 from accounts.selectors import doctor_specialties
 from audit.admin import PatientReadsAuditedAdmin
@@ -271,7 +272,7 @@ class DoctorProfileForm(forms.ModelForm):
 @admin.register(DoctorProfile)
 class DoctorProfileAdmin(ServiceBackedAdmin, admin.ModelAdmin):
     form = DoctorProfileForm
-    list_display = ["user", "specialty", "hospital", "location", "timezone"]
+    list_display = ["user", "specialty", "hospital", "location", "timezone", "pages"]
     list_filter = ["specialty", "timezone"]
     search_fields = [
         "user__email",
@@ -286,6 +287,12 @@ class DoctorProfileAdmin(ServiceBackedAdmin, admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         # Doctors are made by promoting a patient (the user action), never added bare.
         return False
+
+    @admin.display(description="pages")
+    def pages(self, profile: DoctorProfile) -> str:
+        """The console pages other apps offer about this doctor (hooks.doctor_console_links)."""
+        links = [link for maker in hooks.doctor_console_links for link in maker(profile.user_id)]
+        return format_html_join(" ", '<a href="{}">{}</a>', ((url, label) for label, url in links))
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # a doctor without a profile would vanish from the directory half-made

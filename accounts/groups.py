@@ -35,6 +35,10 @@ FRONT_DESK_PERMISSIONS = [
     ("scheduling", "add_availabilityexception"),
     ("scheduling", "delete_availabilityexception"),
     ("scheduling", "view_visittype"),
+    # Leave: read, add (through the service, with its preview), cancel and resolve (actions
+    # that need the add permission). Clinic closures stay with admins (the service says so).
+    ("scheduling", "view_leave"),
+    ("scheduling", "add_leave"),
 ]
 
 

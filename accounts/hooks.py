@@ -23,6 +23,9 @@ future_commitments: list[Callable[[User], int]] = []
 # For a viewer, an expression over a user row that is true when the viewer may see that
 # user's photo beyond the owner and staff (a doctor: their patients), or None.
 photo_viewers: list[Callable[[User], Expression | None]] = []
+# Console pages about a doctor that higher apps offer (a doctor's week): (label, url) pairs
+# for the doctor's user id, shown as links on the doctor profile list.
+doctor_console_links: list[Callable[[int], list[tuple[str, str]]]] = []
 
 
 def register(hook: list, function: Callable) -> None:

@@ -12,7 +12,7 @@ from django.urls import path, re_path
 from accounts.services import auth_admin_login_failed, password_changed_in_admin
 from audit.services import audit_record_patient_views
 from core.throttles import LoginAttempt, LoginRateThrottle
-from scheduling import admin_desk
+from scheduling import admin_desk, admin_week
 from scheduling.selectors import front_desk_summary
 
 
@@ -84,6 +84,13 @@ class ClinicAdminSite(admin.AdminSite):
                     lambda r, pk, action: admin_desk.action_view(r, self, int(pk), action)
                 ),
                 name="desk_action",
+            ),
+            re_path(
+                r"^doctors/(?P<doctor_id>[0-9]{1,18})/week/$",
+                self.admin_view(
+                    lambda r, doctor_id: admin_week.doctor_week_view(r, self, int(doctor_id))
+                ),
+                name="doctor_week",
             ),
         ]
         return desk + super().get_urls()

@@ -12,6 +12,7 @@ from scheduling.views.appointments import AppointmentViewSet
 from scheduling.views.desk import AppointmentStatsViewSet, DayViewSet
 from scheduling.views.directory import AvailabilityViewSet, DoctorReviewViewSet, DoctorViewSet
 from scheduling.views.holds import SlotHoldViewSet
+from scheduling.views.leaves import LeaveViewSet
 from scheduling.views.reviews import AppointmentReviewViewSet, ReviewViewSet
 from scheduling.views.templates import AvailabilityExceptionViewSet, AvailabilityTemplateViewSet
 from scheduling.views.time_blocks import TimeBlockViewSet
@@ -53,6 +54,7 @@ router.register("reviews", ReviewViewSet, basename="review")
 router.register("waitlist/offers", WaitlistOfferViewSet, basename="waitlist-offer")
 router.register("waitlist", WaitlistEntryViewSet, basename="waitlist-entry")
 router.register("day", DayViewSet, basename="day")
+router.register("leaves", LeaveViewSet, basename="leave")
 router.register("stats/appointments", AppointmentStatsViewSet, basename="appointment-stats")
 router.register("webhooks/subscriptions", WebhookSubscriptionViewSet, basename="webhook")
 router.register("webhooks/deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")

@@ -331,6 +331,9 @@ WAITLIST_OFFER_TTL_SECONDS = env.int("WAITLIST_OFFER_TTL_SECONDS", default=3600)
 WAITLIST_MAX_MISSED = env.int("WAITLIST_MAX_MISSED", default=3)
 # Check-in opens this long before the start and stays open to the end of its day (TIME_ZONE).
 CHECKIN_OPENS_MINUTES = env.int("CHECKIN_OPENS_MINUTES", default=120)
+# Leave (docs/api-rules.md, leave): resolving by reschedule moves each affected visit to the
+# earliest bookable block starting before the leave's end plus this many days.
+LEAVE_RESCHEDULE_SEARCH_DAYS = env.int("LEAVE_RESCHEDULE_SEARCH_DAYS", default=30)
 
 # ---------------------------------------------------------------------------
 # Email

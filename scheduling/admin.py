@@ -13,12 +13,14 @@ from django.db.models import Exists, OuterRef
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from accounts.models import User, validate_timezone
 from audit.admin import PatientReadsAuditedAdmin
 from core.admin import ServiceBackedAdmin, is_autocomplete_for, rule_message
 from core.exceptions import Conflict
-from scheduling import services
+from scheduling import selectors, services
+from scheduling.admin_week import week_url
 from scheduling.models import (
     ACTIVE_STATUSES,
     Appointment,
@@ -106,7 +108,7 @@ class TimeBlockChangeForm(forms.ModelForm):
 
 @admin.register(TimeBlock)
 class TimeBlockAdmin(ServiceBackedAdmin, admin.ModelAdmin):
-    list_display = ["id", "doctor", "start", "end", "is_booked", "withdrawn_at"]
+    list_display = ["id", "doctor", "start", "end", "is_booked", "withdrawn_at", "week"]
     list_filter = [("doctor", admin.RelatedOnlyFieldListFilter), "start", "withdrawn_at"]
     search_fields = ["doctor__email", "doctor__last_name", "doctor__first_name"]
     date_hierarchy = "start"
@@ -133,12 +135,17 @@ class TimeBlockAdmin(ServiceBackedAdmin, admin.ModelAdmin):
             # The booking form offers only blocks that are still free and ahead.
             queryset = queryset.filter(
                 withdrawn_at__isnull=True, start__gt=timezone.now(), booked=False
-            )
+            ).exclude(selectors.in_active_leave())
         return queryset, may_have_duplicates
 
     @admin.display(boolean=True, description="booked", ordering="booked")
     def is_booked(self, block: TimeBlock) -> bool:
         return block.booked
+
+    @admin.display(description="doctor's week")
+    def week(self, block: TimeBlock) -> str:
+        day = timezone.localtime(block.start).date()
+        return format_html('<a href="{}">week</a>', week_url(block.doctor_id, day))
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = TimeBlockChangeForm if obj else TimeBlockWeekForm
@@ -529,4 +536,9 @@ class SlotHoldAdmin(PatientReadsAuditedAdmin, admin.ModelAdmin):
 
 
 # The waitlist's pages (scheduling/admin_waitlist.py); imported last, as it reuses this module.
-from scheduling import admin_templates, admin_visit_types, admin_waitlist  # noqa: E402, F401
+from scheduling import (  # noqa: E402, F401
+    admin_leave,
+    admin_templates,
+    admin_visit_types,
+    admin_waitlist,
+)

@@ -16,6 +16,9 @@ class SchedulingConfig(AppConfig):
         hooks.register(hooks.on_deactivation, services.appointments_cancel_for_deactivated)
         hooks.register(hooks.future_commitments, selectors.appointment_count_future_active)
         hooks.register(hooks.photo_viewers, selectors.patients_of)
+        from scheduling import admin_week
+
+        hooks.register(hooks.doctor_console_links, admin_week.doctor_links)
         for template in notifications.TEMPLATES:  # dates formatted in the mail's language
             register_context(template, notifications.when_context)
         from scheduling.services import waitlist_offers

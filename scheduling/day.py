@@ -14,7 +14,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from scheduling.models import Appointment, TimeBlock
-from scheduling.selectors import with_visit_type
+from scheduling.selectors import in_active_leave, with_visit_type
 
 Status = Appointment.Status
 
@@ -173,6 +173,8 @@ def clinic_day(
                 )
             )
         )
+        # Not bookable either while its doctor is on leave or the clinic is closed.
+        .exclude(in_active_leave())
         .select_related("doctor")
         .only("id", "start", "end", "visit_type", "doctor__first_name", "doctor__last_name")
         .order_by("start", "id")

@@ -24,6 +24,7 @@ from scheduling.models import (
     GENERAL_VISIT_TYPE,
     Appointment,
     AvailabilityTemplate,
+    Leave,
     SlotHold,
     TimeBlock,
     VisitType,
@@ -296,3 +297,22 @@ class AvailabilityTemplateFilter(django_filters.FilterSet):
     class Meta:
         model = AvailabilityTemplate
         fields = ["doctor", "active"]
+
+
+class LeaveFilter(django_filters.FilterSet):
+    """`doctor`; `from`/`to`: leaves overlapping the window; `active`: uncancelled or not."""
+
+    doctor = IdFilter(field_name="doctor_id")
+    active = StrictBooleanFilter(field_name="cancelled_at", lookup_expr="isnull")
+
+    class Meta:
+        model = Leave
+        fields = ["doctor", "active"]
+
+
+LeaveFilter.base_filters.update(
+    {
+        "from": AwareDateTimeFilter(field_name="end", lookup_expr="gt"),
+        "to": AwareDateTimeFilter(field_name="start", lookup_expr="lt"),
+    }
+)

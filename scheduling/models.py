@@ -637,3 +637,78 @@ class WaitlistOffer(models.Model):
 
     def __str__(self) -> str:
         return f"Offer {self.pk} of block {self.time_block_id} to entry {self.entry_id}"
+
+
+# What a leave is for (DESIGN-R2 R2-11): a doctor's, or a clinic closure's (doctor null).
+DOCTOR_LEAVE_CATEGORIES = ("vacation", "sick", "training", "other")
+CLOSURE_CATEGORIES = ("holiday", "other")
+
+
+class Leave(models.Model):
+    """A doctor's leave, or a clinic closure (doctor null, admins only): while it is active
+    (uncancelled) no block of its doctor (a closure: of any doctor) inside it is bookable.
+    On PostgreSQL an exclusion constraint (migration) forbids two active leaves of one doctor,
+    or two active closures, that overlap; a closure may overlap a doctor's leave."""
+
+    class Category(models.TextChoices):
+        VACATION = "vacation", "Vacation"
+        SICK = "sick", "Sick leave"
+        TRAINING = "training", "Training"
+        HOLIDAY = "holiday", "Holiday"
+        OTHER = "other", "Other"
+
+    doctor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="leaves",
+        db_index=False,
+    )
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    category = models.CharField(max_length=16, choices=Category.choices)
+    note = models.CharField(max_length=500, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["start", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="leave_end_after_start"),
+            models.CheckConstraint(
+                condition=(Q(doctor__isnull=False) & Q(category__in=DOCTOR_LEAVE_CATEGORIES))
+                | (Q(doctor__isnull=True) & Q(category__in=CLOSURE_CATEGORIES)),
+                name="leave_category_valid",
+            ),
+        ]
+        indexes = [
+            # The bookable predicate's NOT EXISTS: the active leaves of one doctor (or the
+            # closures, doctor IS NULL) that end after a block starts.
+            models.Index(
+                fields=["doctor", "end", "start"],
+                condition=Q(cancelled_at__isnull=True),
+                name="leave_active_doctor_end_idx",
+            ),
+            models.Index(fields=["start", "id"], name="leave_start_idx"),
+        ]
+
+    def __str__(self) -> str:
+        who = f"doctor {self.doctor_id}" if self.doctor_id else "the clinic"
+        return f"Leave {self.pk} of {who} from {self.start:%Y-%m-%d %H:%M}Z"
+
+    @property
+    def is_closure(self) -> bool:
+        return self.doctor_id is None
+
+    @property
+    def is_active(self) -> bool:
+        return self.cancelled_at is None

@@ -36,6 +36,7 @@ from scheduling.models import (
     Appointment,
     AvailabilityTemplate,
     DoctorVisitType,
+    Leave,
     Review,
     ReviewVote,
     SlotHold,
@@ -53,6 +54,11 @@ def _has_active_appointment() -> Exists:
     return Exists(Appointment.objects.filter(time_block=OuterRef("pk"), status__in=ACTIVE_STATUSES))
 
 
+def has_active_appointment() -> Exists:
+    """An Exists() over a time block row: an active appointment takes it."""
+    return _has_active_appointment()
+
+
 def live_hold_q(now: datetime.datetime | None = None) -> Q:
     """A slot hold that still keeps its block: open (neither released nor converted), unexpired."""
     return OPEN_HOLD & Q(expires_at__gt=now or timezone.now())
@@ -62,14 +68,45 @@ def _has_live_hold() -> Exists:
     return Exists(SlotHold.objects.filter(live_hold_q(), time_block=OuterRef("pk")))
 
 
+def active_leaves_overlapping(*, doctor_id, start, end, closures: bool = True) -> QuerySet[Leave]:
+    """Active (uncancelled) leaves of the doctor, and clinic closures, that overlap [start,
+    end): what keeps a block in that span unbookable. Arguments may be OuterRef()s; the
+    leave_active_doctor_end_idx index serves both arms."""
+    whose = Q(doctor_id=doctor_id) | Q(doctor__isnull=True) if closures else Q(doctor_id=doctor_id)
+    return Leave.objects.filter(whose, cancelled_at__isnull=True, end__gt=start, start__lt=end)
+
+
+def in_active_leave() -> Q:
+    """A condition over a time block row: it lies (even partly) in an active leave of its
+    doctor or a clinic closure. Two EXISTS, not one with an OR: each probes
+    leave_active_doctor_end_idx by (doctor_id, end) or (NULL, end), however many leaves the
+    clinic's history holds."""
+    active = Leave.objects.filter(
+        cancelled_at__isnull=True, end__gt=OuterRef("start"), start__lt=OuterRef("end")
+    )
+    return Q(Exists(active.filter(doctor_id=OuterRef("doctor_id")))) | Q(
+        Exists(active.filter(doctor__isnull=True))
+    )
+
+
+def leave_spans(
+    *, doctor_id: int, start: datetime.datetime, end: datetime.datetime
+) -> list[tuple[datetime.datetime, datetime.datetime]]:
+    """The (start, end) of every active leave of the doctor and every closure overlapping
+    [start, end): what bulk block creation (and template materialisation) skips."""
+    leaves = active_leaves_overlapping(doctor_id=doctor_id, start=start, end=end)
+    return list(leaves.order_by("start").values_list("start", "end"))
+
+
 def time_block_list_bookable(*, start: datetime.datetime) -> QuerySet[TimeBlock]:
     """The one "bookable" predicate of the public lists: unwithdrawn, starting at `start` or
     later and not inside the lead time, no active appointment, no live hold (anyone's: the
-    lists are cached per URL, never per caller). The booking services check the same rules
-    one by one, each with its 409 code."""
+    lists are cached per URL, never per caller), not in an active leave of its doctor or a
+    clinic closure. The booking services check the same rules one by one, each with its 409
+    code."""
     return TimeBlock.objects.filter(
         withdrawn_at__isnull=True, start__gte=max(start, booking_opens_at())
-    ).exclude(_has_active_appointment() | _has_live_hold())
+    ).exclude(_has_active_appointment() | _has_live_hold() | in_active_leave())
 
 
 def time_block_list_visible_to(*, user: User) -> QuerySet[TimeBlock]:
@@ -582,3 +619,14 @@ def availability_template_list_visible_to(*, user: User) -> QuerySet[Availabilit
     if role == User.Role.DOCTOR:
         return templates.filter(doctor=user)
     return templates.none()
+
+
+def leave_list_visible_to(*, user: User) -> QuerySet[Leave]:
+    """A doctor's own leaves and the clinic closures; staff and admins see every leave."""
+    leaves = Leave.objects.order_by("start", "id")
+    role = getattr(user, "role", None)
+    if role in CLINIC_ROLES:
+        return leaves
+    if role == User.Role.DOCTOR:
+        return leaves.filter(Q(doctor=user) | Q(doctor__isnull=True))
+    return leaves.none()

@@ -172,6 +172,9 @@ class BulkResultSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     skipped = serializers.IntegerField()
     total = serializers.IntegerField()
+    on_leave = serializers.IntegerField(
+        help_text="Of the skipped slots, those inside an active leave or clinic closure."
+    )
 
 
 class AppointmentSerializer(FastModelSerializer):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.db.models.signals import post_delete, post_save
 
 from core.response_cache import ANY_AVAILABILITY, DIRECTORY, availability_scope, bump
-from scheduling.models import Appointment, DoctorVisitType, Review, TimeBlock, VisitType
+from scheduling.models import Appointment, DoctorVisitType, Leave, Review, TimeBlock, VisitType
 
 # Whether an appointment holds its block, and which block: what availability depends on.
 APPOINTMENT_SLOT_FIELDS = frozenset({"status", "time_block", "doctor", "start", "end"})
@@ -38,6 +38,13 @@ def _appointment_changed(
         bump(availability_scope(instance.doctor_id), ANY_AVAILABILITY)
 
 
+def _leave_changed(sender: type[Leave], instance: Leave, **kwargs) -> None:
+    # A closure's doctors are bumped by its service, which knows them; every doctor's
+    # availability shows in availability:any.
+    scopes = [availability_scope(instance.doctor_id)] if instance.doctor_id else []
+    bump(*scopes, ANY_AVAILABILITY)
+
+
 def _review_changed(
     sender: type[Review], instance: Review, update_fields: frozenset[str] | None = None, **kwargs
 ) -> None:
@@ -61,6 +68,7 @@ def connect() -> None:
         (Review, _review_changed, "review"),
         (VisitType, _visit_type_changed, "visit_type"),
         (DoctorVisitType, _offer_changed, "doctor_visit_type"),
+        (Leave, _leave_changed, "leave"),
     )
     for model, receiver, label in receivers:
         post_save.connect(receiver, sender=model, dispatch_uid=f"response_cache.{label}_saved")

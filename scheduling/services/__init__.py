@@ -31,6 +31,15 @@ from scheduling.services.blocks import (
 from scheduling.services.checks import MAX_BULK_DAYS, MAX_BULK_SLOTS
 from scheduling.services.desk import appointment_check_in, appointment_start_visit
 from scheduling.services.holds import slot_hold_create, slot_hold_release, slot_holds_expire
+from scheduling.services.leaves import (
+    LeaveCreated,
+    LeavePreview,
+    LeaveResolution,
+    leave_cancel,
+    leave_create,
+    leave_preview,
+    leave_resolve,
+)
 from scheduling.services.reviews import (
     review_create,
     review_delete,
@@ -57,6 +66,9 @@ __all__ = [
     "MAX_BULK_DAYS",
     "MAX_BULK_SLOTS",
     "BulkResult",
+    "LeaveCreated",
+    "LeavePreview",
+    "LeaveResolution",
     "appointment_book",
     "appointment_cancel",
     "appointment_check_in",
@@ -70,6 +82,10 @@ __all__ = [
     "appointments_cancel_for_deactivated",
     "check_bookable_patient",
     "doctor_visit_types_set",
+    "leave_cancel",
+    "leave_create",
+    "leave_preview",
+    "leave_resolve",
     "review_create",
     "review_delete",
     "review_hide",

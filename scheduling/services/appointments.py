@@ -8,6 +8,7 @@ import datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import BooleanField, ExpressionWrapper
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 
@@ -18,6 +19,7 @@ from core.exceptions import (
     BLOCK_TOO_SOON,
     BLOCK_WITHDRAWN,
     CANCELLATION_TOO_LATE,
+    DOCTOR_ON_LEAVE,
     DOCTOR_UNAVAILABLE,
     ILLEGAL_TRANSITION,
     NOT_STARTED,
@@ -58,12 +60,16 @@ def _lock_block_for_booking(block: TimeBlock) -> TimeBlock:
     """Lock the block row (only it: not the doctor's) so one booking decides at a time.
 
     A block deleted since the caller looked it up is an unknown block (400), as if the
-    request had named it after the deletion.
+    request had named it after the deletion. The same statement answers whether the block
+    lies in an active leave (`on_leave`): the check costs no extra query.
     """
     try:
         return (
             TimeBlock.objects.select_for_update(of=("self",))
             .select_related("doctor")
+            .annotate(
+                on_leave=ExpressionWrapper(selectors.in_active_leave(), output_field=BooleanField())
+            )
             .get(pk=block.pk)
         )
     except TimeBlock.DoesNotExist as error:
@@ -86,6 +92,8 @@ def _check_bookable(block: TimeBlock, *, now: datetime.datetime) -> None:
     doctor = block.doctor
     if not doctor.is_active or doctor.suspended_at is not None or doctor.role != User.Role.DOCTOR:
         raise Conflict(DOCTOR_UNAVAILABLE, gettext("This doctor is not taking appointments."))
+    if block.on_leave:  # annotated by _lock_block_for_booking
+        raise Conflict(DOCTOR_ON_LEAVE, gettext("The doctor is on leave at this time."))
     if block.appointments.filter(status__in=ACTIVE_STATUSES).exists():
         raise Conflict(SLOT_TAKEN, gettext("This time block is already booked."))
 
@@ -233,7 +241,10 @@ def appointment_confirm(*, actor: User, appointment: Appointment) -> Appointment
 
 def _cancellation_code(actor: User | None, appointment: Appointment, code: str | None) -> str:
     """Who ended it: the patient's and the doctor's own cancels are theirs whatever they ask;
-    the clinic names a code (default clinic); an arrived patient sent away left unseen."""
+    the clinic names a code (default clinic); an arrived patient sent away left unseen. A
+    leave's resolution is always `leave`, whoever resolves it (the doctor included)."""
+    if code == Code.LEAVE:
+        return code
     if actor is not None and actor.pk == appointment.patient_id:
         return Code.PATIENT
     if actor is not None and actor.pk == appointment.doctor_id:

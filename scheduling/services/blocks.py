@@ -19,10 +19,12 @@ from core.exceptions import (
     BLOCK_IN_PAST,
     BLOCK_OVERLAP,
     BLOCK_WITHDRAWN,
+    DOCTOR_ON_LEAVE,
     Conflict,
 )
 from core.locking import actor_id, lock_users, service_transaction
 from core.response_cache import ANY_AVAILABILITY, availability_scope, bump
+from scheduling import selectors
 from scheduling.models import ACTIVE_STATUSES, TimeBlock, VisitType
 from scheduling.services import hold_rules
 from scheduling.services.checks import (
@@ -61,6 +63,7 @@ def time_block_create(
     check_tagged_length(visit_type=visit_type, start=start, end=end)
     # Serializes block writes per doctor (SQLite has no exclusion constraint).
     lock_users(exclusive=[doctor.pk], shared=[actor_id(actor)])
+    _check_not_on_leave(doctor_id=doctor.pk, start=start, end=end)
     if overlapping_blocks(doctor_id=doctor.pk, start=start, end=end).exists():
         raise Conflict(BLOCK_OVERLAP, gettext("This block overlaps another block of the doctor."))
     try:
@@ -78,11 +81,19 @@ def time_block_create(
     return block
 
 
+def _check_not_on_leave(*, doctor_id: int, start: datetime.datetime, end: datetime.datetime):
+    """A single block may not lie in an active leave of its doctor or a closure (409). The
+    caller holds the doctor's lock, under which leaves are written."""
+    if selectors.active_leaves_overlapping(doctor_id=doctor_id, start=start, end=end).exists():
+        raise Conflict(DOCTOR_ON_LEAVE, gettext("The doctor is on leave at this time."))
+
+
 @dataclass(frozen=True)
 class BulkResult:
     created: int
     skipped: int
     total: int
+    on_leave: int = 0
 
 
 def _bulk_candidates(
@@ -196,14 +207,20 @@ def time_block_bulk_create(
     now = timezone.now()
     slots = [c for c in candidates if c is not None and c[0] > now]
     taken: list[tuple[datetime.datetime, datetime.datetime]] = []
+    leaves: list[tuple[datetime.datetime, datetime.datetime]] = []
     if slots:
         taken = list(
             overlapping_blocks(
                 doctor_id=doctor.pk, start=slots[0][0], end=slots[-1][1]
             ).values_list("start", "end")
         )
+        leaves = selectors.leave_spans(doctor_id=doctor.pk, start=slots[0][0], end=slots[-1][1])
     accepted: list[TimeBlock] = []
+    on_leave = 0
     for start, end in slots:
+        if any(s < end and start < e for s, e in leaves):
+            on_leave += 1
+            continue
         if any(s < end and start < e for s, e in taken):
             continue
         taken.append((start, end))
@@ -227,7 +244,10 @@ def time_block_bulk_create(
         bump(availability_scope(doctor.pk), ANY_AVAILABILITY)
     waitlist_queue_blocks([block.pk for block in created])  # someone may be waiting for them
     result = BulkResult(
-        created=len(created), skipped=len(candidates) - len(created), total=len(candidates)
+        created=len(created),
+        skipped=len(candidates) - len(created),
+        total=len(candidates),
+        on_leave=on_leave,
     )
     audit_record(
         action="time_block.bulk_created",
@@ -238,6 +258,7 @@ def time_block_bulk_create(
             "created": result.created,
             "skipped": result.skipped,
             "total": result.total,
+            "on_leave": result.on_leave,
             "time_zone": zone.key,
             "source": "bulk",
             "visit_type": visit_type.pk if visit_type else None,
@@ -295,6 +316,7 @@ def time_block_update(
     new_end = end or block.end
     check_block_times(start=new_start, end=new_end)
     check_tagged_length(visit_type=block.visit_type, start=new_start, end=new_end)
+    _check_not_on_leave(doctor_id=block.doctor_id, start=new_start, end=new_end)
     if overlapping_blocks(
         doctor_id=block.doctor_id, start=new_start, end=new_end, exclude_id=block.pk
     ).exists():

@@ -13,6 +13,7 @@ from django.utils.translation import gettext
 from accounts.models import User
 from core.exceptions import (
     BLOCK_OVERLAP,
+    LEAVE_OVERLAP,
     PATIENT_OVERLAP,
     SLOT_TAKEN,
     Conflict,
@@ -54,9 +55,15 @@ def block_was_used(block: TimeBlock) -> bool:
     return used or SlotHold.objects.filter(time_block=block).exists()
 
 
+def leave_overlap_conflict() -> Conflict:
+    return Conflict(LEAVE_OVERLAP, gettext("This overlaps another active leave or closure."))
+
+
 def conflict_from_integrity_error(error: IntegrityError, default: str) -> Conflict:
     """Name the rule a constraint violation broke (PostgreSQL names the constraint)."""
     text = str(error)
+    if "leave_no_overlap" in text:
+        return leave_overlap_conflict()
     if "appointment_patient_no_overlap" in text:
         return Conflict(PATIENT_OVERLAP, gettext("You already have an appointment at that time."))
     if "appointment_one_active_per_block" in text or "scheduling_appointment.time_block" in text:

@@ -30,6 +30,7 @@ from audit.services import audit_record
 from core.exceptions import BLOCK_OVERLAP
 from core.locking import actor_id, lock_users, service_transaction
 from core.response_cache import ANY_AVAILABILITY, availability_scope, bump
+from scheduling import selectors
 from scheduling.models import (
     Appointment,
     AvailabilityException,
@@ -282,10 +283,9 @@ def _plan(
 def excluded_periods_of(
     doctor_id: int, start: datetime.datetime, end: datetime.datetime
 ) -> list[Period]:
-    """Periods no template may fill for the doctor between start and end. Integration point
-    for the leave branch (DESIGN-R2 R2-5): its active leaves and clinic closures go here.
-    This branch has no leaves, so there are none yet."""
-    return []
+    """Periods no template may fill for the doctor between start and end: the doctor's active
+    leaves and the clinic's closures (DESIGN-R2 R2-5)."""
+    return selectors.leave_spans(doctor_id=doctor_id, start=start, end=end)
 
 
 def _apply(
@@ -539,15 +539,20 @@ def availability_materialize_doctor(*, doctor_id: int) -> int:
     return created_total
 
 
-def availability_materialize() -> tuple[int, int]:
-    """Every doctor with an active template, one transaction each: (doctors, blocks made)."""
+def template_doctor_ids() -> list[int]:
+    """Active doctors with an active template, ascending (the lock order)."""
     templates = AvailabilityTemplate.objects.filter(
         active=True,
         doctor__role=User.Role.DOCTOR,
         doctor__is_active=True,
         doctor__suspended_at__isnull=True,
     )
-    doctor_ids = sorted(set(templates.values_list("doctor_id", flat=True)))
+    return sorted(set(templates.values_list("doctor_id", flat=True)))
+
+
+def availability_materialize() -> tuple[int, int]:
+    """Every doctor with an active template, one transaction each: (doctors, blocks made)."""
+    doctor_ids = template_doctor_ids()
     made = 0
     for doctor_id in doctor_ids:
         made += availability_materialize_doctor(doctor_id=doctor_id)

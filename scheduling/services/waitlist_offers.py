@@ -472,3 +472,33 @@ def waitlist_offer_decline(*, actor: User, offer: WaitlistOffer) -> WaitlistOffe
             hold=hold, now=now, reason=SlotHold.ReleaseReason.RELEASED, actor=None
         )
     return offer
+
+
+def waitlist_rounds_withdraw(*, block_ids: list[int]) -> int:
+    """Under the blocks' locks, once their holds are closed (a leave withdrew the blocks):
+    the pending offers of their rounds are superseded and their entries wait again with no
+    missed offer, since nobody let them lapse. Returns the number of offers withdrawn."""
+    pending = WaitlistOffer.objects.filter(time_block_id__in=block_ids, status=Offer.PENDING)
+    offers = list(pending.values_list("pk", "entry_id"))
+    if not offers:
+        return 0
+    entries = _lock_entries(sorted({entry_id for _, entry_id in offers}))
+    locked = _lock_offers([pk for pk, _ in offers])
+    withdrawn = 0
+    for offer in locked.values():
+        if offer.status != Offer.PENDING:
+            continue
+        offer.status = Offer.SUPERSEDED
+        offer.save(update_fields=["status", "updated_at"])
+        entry = entries[offer.entry_id]
+        if entry.status == Entry.OFFERED:
+            entry.status = Entry.ACTIVE
+            entry.save(update_fields=["status", "updated_at"])
+        audit_record(
+            action="waitlist_offer.withdrawn",
+            target=offer,
+            actor=None,
+            data={"entry": entry.pk, "time_block": offer.time_block_id},
+        )
+        withdrawn += 1
+    return withdrawn

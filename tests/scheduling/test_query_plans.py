@@ -242,3 +242,28 @@ def test_clinic_block_list_of_a_visit_type_uses_its_index(clinic, tagged, staff_
     blocks = reading(plans, "scheduling_timeblock")
     assert blocks
     assert_index(blocks, "time_block_visit_type_idx")
+
+
+def test_availability_anti_joins_leaves_through_the_active_leave_index(clinic, anon_client):
+    from scheduling.models import Leave
+
+    doctors, _ = clinic
+    now = timezone.now()
+    for n in range(40):
+        Leave.objects.create(
+            doctor=doctors[n % 2],
+            start=now - 400 * DAY + n * 3 * DAY,
+            end=now - 400 * DAY + n * 3 * DAY + DAY,
+            category="vacation",
+        )
+    Leave.objects.create(doctor=None, start=now + 40 * DAY, end=now + 41 * DAY, category="holiday")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE scheduling_leave")
+
+    plans = plans_of(anon_client, f"/api/v1/doctors/{doctors[0].pk}/availability/")
+
+    blocks = on_table(plans, "scheduling_timeblock")
+    assert_index(blocks, "time_block_doctor_start_unique")
+    assert_index(blocks, "leave_active_doctor_end_idx")
+    for plan in blocks:
+        assert "Seq Scan on scheduling_leave" not in plan, plan

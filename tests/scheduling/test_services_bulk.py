@@ -114,6 +114,7 @@ def test_bulk_creates_every_slot_of_the_weekly_pattern(frozen, utc_doctor, staff
         "created": 9,
         "skipped": 0,
         "total": 9,
+        "on_leave": 0,
         "time_zone": "UTC",
         "source": "bulk",
         "visit_type": None,
@@ -437,7 +438,7 @@ def test_api_bulk_creates_in_the_doctors_timezone(doctor, doctor_client):
     response = doctor_client.post(BULK_URL, api_pattern(), format="json")
 
     assert response.status_code == 201, response.json()
-    assert response.json() == {"created": 4, "skipped": 0, "total": 4}
+    assert response.json() == {"created": 4, "skipped": 0, "total": 4, "on_leave": 0}
     blocks = TimeBlock.objects.filter(doctor=doctor)
     assert {b.start.astimezone(MADRID).time() for b in blocks} == {t("09:00"), t("09:30")}
     event = AuditEvent.objects.get(action="time_block.bulk_created")

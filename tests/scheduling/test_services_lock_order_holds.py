@@ -17,10 +17,17 @@ from tests.support.factories import PatientFactory, TimeBlockFactory
 pytestmark = pytest.mark.postgres
 
 LOCK = re.compile(r'FROM "(\w+)".* FOR (UPDATE|KEY SHARE)')
+# `FOR UPDATE OF "table"` names the locked table itself (the block's lock also reads, in
+# EXISTS subqueries before its FROM, whether the block lies in a leave).
+LOCK_OF = re.compile(r'FOR UPDATE OF "(\w+)"')
 
 
 def locked_tables(queries: CaptureQueriesContext) -> list[str]:
-    return [m[1] for q in queries.captured_queries if (m := LOCK.search(q["sql"]))]
+    return [
+        m[1]
+        for q in queries.captured_queries
+        if (m := LOCK_OF.search(q["sql"]) or LOCK.search(q["sql"]))
+    ]
 
 
 @pytest.mark.django_db
