@@ -166,8 +166,8 @@ def template_slots(
     excluded_periods: Sequence[Period] = (),
 ) -> list[Slot]:
     """The template's slots starting in (now, until], exceptions applied, DST gaps skipped
-    (fold=0 for an ambiguous time), none overlapping an excluded period (the leave branch
-    passes active leaves and closures here). More than TEMPLATE_MAX_SLOTS is a 400."""
+    (fold=0 for an ambiguous time), none overlapping an excluded period (the doctor's
+    active leaves and the clinic's closures). More than TEMPLATE_MAX_SLOTS is a 400."""
     # Local dates one day wider than the window on each side: the zone may be far from UTC.
     date_from = max(spec.valid_from, (now - datetime.timedelta(days=1)).date())
     date_to = min(spec.valid_until, (until + datetime.timedelta(days=1)).date())
