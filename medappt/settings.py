@@ -71,6 +71,8 @@ INSTALLED_APPS = [
     "scheduling",
     "messaging",
     "formats",
+    "django_htmx",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -96,6 +98,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    # /portal/: the signed-in user is the audit actor and their own language wins.
+    "portal.middleware.PortalMiddleware",
     # django-auditlog's, with the client address from client_ip() (not the forgeable XFF).
     "core.middleware.AuditlogMiddleware",
 ]
@@ -115,6 +120,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portal.context_processors.clinic",
             ],
         },
     },
@@ -489,6 +495,18 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "font-src 'self' data:",
         "connect-src 'self'",
         "worker-src 'self' blob:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+# The portal (BrowserPolicyMiddleware): everything from our own origin, nothing inline; htmx
+# is served by the project and configured through a meta tag.
+PORTAL_CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
         "object-src 'none'",
         "base-uri 'none'",
         "form-action 'self'",
