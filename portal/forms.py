@@ -102,7 +102,7 @@ class ProfileForm(PortalForm):
     language = forms.ChoiceField(
         label=_("Language"),
         required=False,
-        choices=[("", _("As my browser asks"))] + list(settings.LANGUAGES),
+        choices=[("", _("As my browser asks")), *settings.LANGUAGES],
     )
 
 
