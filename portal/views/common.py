@@ -37,12 +37,25 @@ class Week:
         return not any(day.slots for day in self.days)
 
 
-def week_monday(request: HttpRequest) -> datetime.date:
+def week_monday(request: HttpRequest, first_free_of: int | None = None) -> datetime.date:
     """The Monday of `?week=YYYY-MM-DD` (any day of it), from this week to MAX_WEEKS_AHEAD;
-    this week's without it. A malformed date is 400."""
+    without it, the week of the next bookable slot of doctor `first_free_of` (else this
+    week). A malformed date is 400."""
     today = clinic_today()
     this_monday = today - datetime.timedelta(days=today.weekday())
     raw = request.GET.get("week", "")
+    if not raw and first_free_of is not None:
+        first = (
+            time_block_list_free(
+                doctor_id=first_free_of,
+                start=timezone.now(),
+                end=clinic_day_bounds(this_monday + datetime.timedelta(weeks=MAX_WEEKS_AHEAD))[0],
+            )
+            .values_list("start", flat=True)
+            .first()
+        )
+        if first is not None:
+            raw = timezone.localtime(first).date().isoformat()
     if not raw:
         return this_monday
     try:

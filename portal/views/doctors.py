@@ -40,7 +40,11 @@ def doctor_list(request: HttpRequest) -> HttpResponse:
 
 
 def week_context(request: HttpRequest, doctor_id: int) -> dict:
-    monday = week_monday(request)
+    """The asked week; without ?week=, the week of the doctor's next bookable slot."""
+    if request.GET.get("week"):
+        monday = week_monday(request)
+    else:
+        monday = week_monday(request, first_free_of=doctor_id)
     return {"week": doctor_week(doctor_id=doctor_id, monday=monday)}
 
 
