@@ -8,6 +8,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import E164_VALIDATOR
+
 
 class PortalForm(forms.Form):
     def add_error(self, field: str | None, error) -> None:
@@ -50,6 +52,7 @@ class RegisterForm(PortalForm):
         label=_("Phone (optional)"),
         required=False,
         max_length=16,
+        validators=[E164_VALIDATOR],
         help_text=_("International format, e.g. +34600111222."),
     )
     password = forms.CharField(
@@ -97,6 +100,7 @@ class ProfileForm(PortalForm):
         label=_("Phone"),
         required=False,
         max_length=16,
+        validators=[E164_VALIDATOR],
         help_text=_("International format, e.g. +34600111222."),
     )
     language = forms.ChoiceField(

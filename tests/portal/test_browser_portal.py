@@ -89,7 +89,9 @@ class Tab:
         self.csp_errors: list[str] = []
         self.page.on(
             "console",
-            lambda m: self.csp_errors.append(m.text) if "Content Security Policy" in m.text else None,
+            lambda m: (
+                self.csp_errors.append(m.text) if "Content Security Policy" in m.text else None
+            ),
         )
 
     def go(self, path: str) -> None:
