@@ -171,7 +171,7 @@ def book_through_the_pages(tab: Tab, *, screenshots: bool) -> None:
 # (1) -------------------------------------------------------------------------------------
 @pytest.mark.django_db(transaction=True)
 def test_find_pick_a_slot_and_confirm(browser, site):
-    doctor, blocks = doctor_with_slots(first_name="Grace", last_name="Hopper")
+    _, blocks = doctor_with_slots(first_name="Grace", last_name="Hopper")
     DoctorFactory(first_name="Ada", last_name="Byron", profile__specialties=["Dermatology"])
     patient = PatientFactory(first_name="Alan", last_name="Turing")
     tab = Tab(browser, site)
@@ -298,7 +298,7 @@ def test_cancel_and_the_notice_window_in_spanish(browser, site):
 # (5) -------------------------------------------------------------------------------------
 @pytest.mark.django_db(transaction=True)
 def test_reschedule(browser, site):
-    doctor, blocks = doctor_with_slots(first_name="Grace", last_name="Hopper")
+    _, blocks = doctor_with_slots(first_name="Grace", last_name="Hopper")
     patient = PatientFactory()
     appointment = PendingAppointmentFactory(patient=patient, time_block=blocks[0])
     tab = Tab(browser, site)
