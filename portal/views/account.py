@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext
@@ -17,7 +18,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import services as accounts_services
 from core.throttles import PasswordChangeRateThrottle, UploadRateThrottle
 from portal.access import portal_user_required, safe_next
-from portal.forms import PasswordChangeForm, PhotoForm, ProfileForm, apply_errors
+from core.exceptions import Conflict
+from formats.selectors import calendar_feed_list_live
+from formats.services import calendar_feed_create, calendar_feed_revoke, calendar_feed_url
+from portal.forms import CalendarFeedForm, PasswordChangeForm, PhotoForm, ProfileForm, apply_errors
 from portal.keyed import see_other
 from portal.views.auth import too_many
 from portal.views.common import page
@@ -32,6 +36,10 @@ def _profile_page(request: HttpRequest, *, status: int = 200, **forms) -> HttpRe
         or ProfileForm(initial={name: getattr(user, name) for name in PROFILE_FIELDS}),
         "password_form": forms.get("password_form") or PasswordChangeForm(),
         "photo_form": forms.get("photo_form") or PhotoForm(),
+        "feed_form": forms.get("feed_form") or CalendarFeedForm(),
+        "feeds": calendar_feed_list_live(user=user),
+        "new_feed_url": forms.get("new_feed_url"),
+        "feed_error": forms.get("feed_error"),
     }
     return page(request, "portal/profile.html", context, status=status)
 
@@ -107,6 +115,31 @@ def photo(request: HttpRequest) -> HttpResponse:
             messages.success(request, gettext("Your photo is saved."))
             return see_other(reverse("portal:profile"))
     return _profile_page(request, photo_form=form, status=400)
+
+
+@require_POST
+@portal_user_required()
+def feeds(request: HttpRequest) -> HttpResponse:
+    """A new calendar feed (calendar_feed_create): its address is shown on this answer only
+    (the token is never stored)."""
+    form = CalendarFeedForm(request.POST)
+    if not form.is_valid():
+        return _profile_page(request, feed_form=form, status=400)
+    try:
+        _, token = calendar_feed_create(actor=request.user, name=form.cleaned_data["name"])
+    except Conflict as error:
+        return _profile_page(request, feed_form=form, feed_error=str(error.detail), status=409)
+    return _profile_page(request, new_feed_url=calendar_feed_url(token), status=201)
+
+
+@require_POST
+@portal_user_required()
+def feed_revoke(request: HttpRequest, feed_id: int) -> HttpResponse:
+    """calendar_feed_revoke of one's own live feed (another's is 404)."""
+    feed = get_object_or_404(calendar_feed_list_live(user=request.user), pk=feed_id)
+    calendar_feed_revoke(actor=request.user, feed=feed)
+    messages.success(request, gettext("The feed is revoked."))
+    return see_other(reverse("portal:profile"))
 
 
 @require_POST

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from accounts.models import User
 from audit.services import audit_record_patient_views
 from portal.access import DOCTOR, PATIENT, portal_user_required
-from portal.forms import CancelForm
+from portal.forms import CancelForm, ReviewForm
 from portal.keyed import keyed_write, see_other
 from portal.views.common import doctor_week, page, refusal, week_monday
 from scheduling import selectors, services
@@ -64,6 +64,11 @@ def _detail_context(request: HttpRequest, appointment: Appointment) -> dict:
         "notice_hours": settings.CANCELLATION_NOTICE_HOURS,
         "cancel_form": CancelForm(),
         "booked": request.GET.get("booked") == "1",
+        "review": selectors.review_list_visible_to(user=request.user)
+        .filter(appointment=appointment)
+        .first(),
+        "can_review": is_patient and appointment.status == Appointment.Status.COMPLETED,
+        "review_form": ReviewForm(),
     }
 
 
@@ -74,13 +79,15 @@ def appointment_detail(request: HttpRequest, appointment_id: int) -> HttpRespons
     return page(request, "portal/appointment_detail.html", _detail_context(request, appointment))
 
 
-def _refused(request: HttpRequest, appointment: Appointment, answer, form=None) -> HttpResponse:
+def _refused(
+    request: HttpRequest, appointment: Appointment, answer, form=None, form_name="cancel_form"
+) -> HttpResponse:
     appointment.refresh_from_db()
     context = _detail_context(request, appointment)
     message, errors = refusal(answer.data)
     context["error"] = message or " ".join(m for msgs in errors.values() for m in msgs)
     if form is not None:
-        context["cancel_form"] = form
+        context[form_name] = form
     return page(request, "portal/appointment_detail.html", context, status=answer.status_code)
 
 
@@ -162,3 +169,32 @@ def appointment_reschedule(request: HttpRequest, appointment_id: int) -> HttpRes
     if request.htmx and request.htmx.target == "week":
         return page(request, "portal/_week.html", context)
     return page(request, "portal/appointment_reschedule.html", context, status=status)
+
+
+@require_POST
+@portal_user_required(PATIENT)
+def appointment_review(request: HttpRequest, appointment_id: int) -> HttpResponse:
+    """review_create: the patient rates their own completed visit, once."""
+    appointment = _appointment(request, appointment_id)
+    form = ReviewForm(request.POST)
+    url = reverse("portal:appointment", args=[appointment.pk])
+    if not form.is_valid():
+        context = _detail_context(request, appointment)
+        context["review_form"] = form
+        return page(request, "portal/appointment_detail.html", context, status=400)
+    answer = keyed_write(
+        request,
+        lambda: (
+            services.review_create(
+                actor=request.user,
+                appointment=appointment,
+                rating=form.cleaned_data["rating"],
+                comment=form.cleaned_data["comment"],
+            )
+            and url
+        ),
+        lambda record: url,
+    )
+    if answer.status_code == 303:
+        return see_other(answer.data["location"])
+    return _refused(request, appointment, answer, form, "review_form")

@@ -3,18 +3,23 @@ of bookable slots, ratings and reviews."""
 
 from __future__ import annotations
 
+import datetime
+
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
+from portal.forms import WaitlistJoinForm
 from portal.search import DoctorSearchForm, doctor_search
 from portal.views.common import doctor_week, page, week_monday
+from scheduling.day import clinic_today
 from scheduling.selectors import doctor_list_public, doctor_rating_histogram, review_list_public
 
 PAGE_SIZE = 20
 REVIEWS_SHOWN = 5
+WAITLIST_DEFAULT_DAYS = 30
 
 
 @require_safe
@@ -58,6 +63,12 @@ def doctor_context(request: HttpRequest, doctor_id: int) -> dict:
         "reviews": reviews,
         "slot_action": reverse("portal:holds"),
         "week_url": reverse("portal:doctor", args=[doctor_id]),
+        "waitlist_form": WaitlistJoinForm(
+            initial={
+                "date_from": clinic_today(),
+                "date_to": clinic_today() + datetime.timedelta(days=WAITLIST_DEFAULT_DAYS),
+            }
+        ),
         **week_context(request, doctor_id),
     }
 

@@ -6,13 +6,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST
 
 from portal.access import PATIENT, portal_user_required
+from portal.forms import WaitlistJoinForm
 from portal.keyed import keyed_write, see_other
 from portal.views.common import page, refusal
 from scheduling import selectors
-from scheduling.services.waitlist import waitlist_entry_cancel
+from scheduling.services.waitlist import waitlist_entry_cancel, waitlist_entry_create
 from scheduling.services.waitlist_offers import waitlist_offer_accept, waitlist_offer_decline
 
 OFFERS_SHOWN = 10
@@ -27,10 +28,38 @@ def _page(request: HttpRequest, *, error: str | None = None, status: int = 200) 
     return page(request, "portal/waitlist.html", context, status=status)
 
 
-@require_safe
+@require_http_methods(["GET", "POST"])
 @portal_user_required(PATIENT)
 def waitlist(request: HttpRequest) -> HttpResponse:
-    return _page(request)
+    """GET: the patient's entries and offers; POST `doctor`, `date_from`, `date_to`: wait for
+    a free time of that doctor (waitlist_entry_create: its limits and 409s)."""
+    if request.method == "GET":
+        return _page(request)
+    form = WaitlistJoinForm(request.POST)
+    raw = request.POST.get("doctor", "")
+    doctor = get_object_or_404(
+        selectors.doctor_list_public(ratings=False),
+        user_id=int(raw) if raw.isdigit() and len(raw) <= 18 else 0,
+    ).user
+    if not form.is_valid():
+        errors = " ".join(m for msgs in form.errors.values() for m in msgs)
+        return _page(request, error=errors, status=400)
+    url = reverse("portal:waitlist")
+    answer = keyed_write(
+        request,
+        lambda: (
+            waitlist_entry_create(
+                actor=request.user, patient=request.user, doctor=doctor, **form.cleaned_data
+            )
+            and url
+        ),
+        lambda record: url,
+    )
+    if answer.status_code == 303:
+        return see_other(answer.data["location"])
+    message, errors = refusal(answer.data)
+    error = message or " ".join(m for msgs in errors.values() for m in msgs)
+    return _page(request, error=error, status=answer.status_code)
 
 
 @require_POST

@@ -211,3 +211,57 @@ def test_the_email_change_page_is_a_portal_page(web):
 def test_sign_out_ends_the_session(patient_web):
     assert patient_web.post("/portal/logout/").status_code == 303
     assert patient_web.get("/portal/appointments/").status_code == 302
+
+
+def test_a_patient_reviews_their_completed_visit_once(patient, patient_web):
+    from tests.support.factories import CompletedAppointmentFactory
+
+    visit = CompletedAppointmentFactory(patient=patient)
+    page = patient_web.get(f"/portal/appointments/{visit.pk}/")
+    assert b"How was your visit?" in page.content
+    url = f"/portal/appointments/{visit.pk}/review/"
+    sent = patient_web.post(url, {"rating": "4", "comment": "Kind", "idempotency_key": "r1"})
+    assert sent.status_code == 303
+    again = patient_web.post(url, {"rating": "5", "idempotency_key": "r2"})
+    assert again.status_code == 409
+    assert b"already been reviewed" in again.content
+    assert visit.review.rating == 4
+
+
+def test_a_patient_joins_a_doctors_waiting_list_from_the_doctor_page(patient, patient_web):
+    doctor = DoctorFactory()
+    page = patient_web.get(f"/portal/doctors/{doctor.pk}/")
+    assert b"Join the waiting list" in page.content
+    today = timezone.localdate()
+    form = {
+        "doctor": doctor.pk,
+        "date_from": today.isoformat(),
+        "date_to": (today + datetime.timedelta(days=30)).isoformat(),
+        "idempotency_key": "w1",
+    }
+    joined = patient_web.post("/portal/waitlist/", form)
+    assert (joined.status_code, joined["Location"]) == (303, "/portal/waitlist/")
+    twice = patient_web.post("/portal/waitlist/", {**form, "idempotency_key": "w2"})
+    assert twice.status_code == 409
+    assert patient.waitlist_entries.count() == 1
+    entry = patient.waitlist_entries.get()
+    left = patient_web.post(f"/portal/waitlist/{entry.pk}/leave/", {"idempotency_key": "w3"})
+    assert left.status_code == 303
+    entry.refresh_from_db()
+    assert entry.status == "cancelled"
+
+
+def test_calendar_feeds_are_made_shown_once_and_revoked(patient, patient_web):
+    made = patient_web.post("/portal/profile/feeds/", {"name": "Phone"})
+    assert made.status_code == 201
+    url = re.search(r'<code class="feed-url">([^<]+)</code>', made.content.decode())[1]
+    assert url.endswith(".ics")
+    feed = patient.calendar_feeds.get()
+    assert (
+        url.split("/")[-1].removesuffix(".ics")
+        not in patient_web.get("/portal/profile/").content.decode()
+    )
+    revoked = patient_web.post(f"/portal/profile/feeds/{feed.pk}/revoke/")
+    assert revoked.status_code == 303
+    feed.refresh_from_db()
+    assert feed.revoked_at is not None
