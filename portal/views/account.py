@@ -16,11 +16,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import services as accounts_services
-from core.throttles import PasswordChangeRateThrottle, UploadRateThrottle
-from portal.access import portal_user_required, safe_next
 from core.exceptions import Conflict
+from core.throttles import PasswordChangeRateThrottle, UploadRateThrottle
 from formats.selectors import calendar_feed_list_live
 from formats.services import calendar_feed_create, calendar_feed_revoke, calendar_feed_url
+from portal.access import portal_user_required, safe_next
 from portal.forms import CalendarFeedForm, PasswordChangeForm, PhotoForm, ProfileForm, apply_errors
 from portal.keyed import see_other
 from portal.views.auth import too_many
