@@ -8,9 +8,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.throttles import BookingRateThrottle, HoldRateThrottle
 from portal.access import PATIENT, portal_user_required
 from portal.forms import BookForm
 from portal.keyed import keyed_write, see_other
+from portal.views.auth import too_many
 from portal.views.common import page, refusal
 from portal.views.doctors import doctor_context
 from scheduling import selectors, services
@@ -35,6 +37,9 @@ def holds(request: HttpRequest) -> HttpResponse:
             selectors.slot_hold_list_visible_to(user=request.user)
         ).select_related("time_block__doctor")
         return page(request, "portal/hold_list.html", {"holds": recent, "now": timezone.now()})
+    throttle = HoldRateThrottle()
+    if not throttle.allow_request(request, None):
+        return too_many(request, throttle.wait())
     block = _block(request)
     answer = keyed_write(
         request,
@@ -77,6 +82,9 @@ def hold_detail(request: HttpRequest, hold_id: int) -> HttpResponse:
     status = 200
     error = None
     if request.method == "POST" and form.is_valid():
+        throttle = BookingRateThrottle()
+        if not throttle.allow_request(request, None):
+            return too_many(request, throttle.wait())
         answer = keyed_write(
             request,
             lambda: (
