@@ -90,6 +90,8 @@ def test_a_post_without_csrf_token_is_403_and_changes_nothing(patient):
     block = TimeBlockFactory()
     response = client.post("/portal/holds/", {"time_block": block.pk})
     assert response.status_code == 403
+    assert response["Content-Type"] == "text/html; charset=utf-8"
+    assert b"Reload the page and try again." in response.content
     assert not block.holds.exists()
 
 

@@ -265,3 +265,25 @@ def test_calendar_feeds_are_made_shown_once_and_revoked(patient, patient_web):
     assert revoked.status_code == 303
     feed.refresh_from_db()
     assert feed.revoked_at is not None
+
+
+def test_a_photo_upload_is_re_encoded_and_can_be_removed(patient, patient_web, settings, tmp_path):
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 40), "teal").save(buffer, format="PNG")
+    upload = SimpleUploadedFile("me.png", buffer.getvalue(), content_type="image/png")
+    saved = patient_web.post("/portal/profile/photo/", {"photo": upload})
+    assert saved.status_code == 303
+    patient.refresh_from_db()
+    assert patient.photo.name.endswith(".jpg")
+    not_an_image = SimpleUploadedFile("x.png", b"not an image", content_type="image/png")
+    assert patient_web.post("/portal/profile/photo/", {"photo": not_an_image}).status_code == 400
+    removed = patient_web.post("/portal/profile/photo/", {"remove": "1"})
+    assert removed.status_code == 303
+    patient.refresh_from_db()
+    assert not patient.photo
