@@ -278,3 +278,9 @@ def test_home_redirects_from_the_site_root(web):
     home = web.get("/portal/")
     assert b'class="skip-link" href="#main"' in home.content
     assert b'<main id="main"' in home.content
+
+
+def test_the_language_switch_names_each_language_in_itself(web):
+    html = web.get("/portal/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert ">English</button>" in html
+    assert ">Español</button>" in html
