@@ -26,7 +26,7 @@ install-dev: $(VENV)/.dev
 run: install
 	DEBUG=true $(BIN)/python manage.py migrate --noinput
 	DEBUG=true $(BIN)/python manage.py seed_demo
-	@echo "API docs: http://127.0.0.1:8000/api/docs/   admin: http://127.0.0.1:8000/admin/"
+	@echo "Portal: http://127.0.0.1:8000/portal/   API docs: http://127.0.0.1:8000/api/docs/   admin: http://127.0.0.1:8000/admin/"
 	DEBUG=true $(BIN)/python manage.py run_periodic & periodic=$$!; \
 	trap 'kill $$periodic 2>/dev/null' EXIT INT TERM; \
 	DEBUG=true $(BIN)/python manage.py runserver 127.0.0.1:8000

@@ -192,6 +192,27 @@ def auth_login(*, email: str, password: str) -> dict[str, str]:
     return tokens
 
 
+def auth_session_login(*, email: str, password: str, source: str) -> User:
+    """The user of valid credentials of an active, unsuspended account, for a session login
+    (the portal); audited like the API's, with `source`. One message for every failure.
+
+    Not atomic on purpose: the failure event commits even though the page refuses."""
+    user = User.objects.filter(email=normalize_email(email)).first()
+    if user is None or not user.check_password(password) or not user.can_sign_in:
+        if user is None:
+            User().set_password(password)  # the same hashing time as a real check
+        audit_record(
+            action="auth.login_failed",
+            target_type="user",
+            target_id=user.pk if user else None,
+            data={"email": _email_for_audit(email), "source": source},
+            actor=None,
+        )
+        raise Unauthenticated(BAD_CREDENTIALS)
+    audit_record(action="auth.login_succeeded", target=user, actor=user, data={"source": source})
+    return user
+
+
 def auth_admin_login_failed(*, email: str) -> None:
     """Record a refused Django-admin login like an API one, with `source: admin`."""
     user = User.objects.filter(email=normalize_email(email)).first() if email else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
@@ -38,7 +39,9 @@ def _text(request: HttpRequest, status: int, detail: str) -> HttpResponse:
 
 
 def _html(request: HttpRequest, status: int, detail: str) -> HttpResponse:
-    body = render_to_string("errors/error.html", {"status": status, "detail": detail})
+    # No request: the page must render even when the database or the session is what failed.
+    context = {"status": status, "detail": detail, "clinic_name": settings.CLINIC_NAME}
+    body = render_to_string("errors/error.html", context)
     return HttpResponse(body, status=status, content_type="text/html; charset=utf-8")
 
 

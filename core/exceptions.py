@@ -13,6 +13,7 @@ from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext, gettext_lazy
+from django.views import csrf as csrf_views
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
@@ -210,6 +211,19 @@ def permission_denied(request: HttpRequest, exception: Exception) -> HttpRespons
     """handler403: by prefix (core/errors.py), else Django's page."""
     response = error_response(request, 403, gettext("You do not have permission to do this."))
     return response or defaults.permission_denied(request, exception)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: by prefix (the portal's page says what to do), else Django's page."""
+    response = error_response(
+        request,
+        403,
+        gettext(
+            "This form was not sent from this site's page, or it expired. Reload the page "
+            "and try again."
+        ),
+    )
+    return response or csrf_views.csrf_failure(request, reason)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

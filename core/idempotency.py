@@ -78,6 +78,14 @@ class InProgress(Conflict):
 
 
 @dataclass
+class Answer:
+    """A keyed write's answer outside DRF (the portal's forms): what finish() stores."""
+
+    status_code: int
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class Claim:
     record_id: int
     lease_token: str
@@ -217,7 +225,7 @@ def claim(
         time.sleep(POLL_SECONDS)
 
 
-def finish(claimed: Claim, response: Response) -> None:
+def finish(claimed: Claim, response: Response | Answer) -> None:
     """Step 3: store the answer (< 500) and complete; a 5xx before "applied" forgets the key,
     a 5xx after it ends the lease so that a retry rebuilds the answer at once."""
     records = IdempotencyRecord.objects.filter(
@@ -296,6 +304,43 @@ def idempotent(success_status: int = 200) -> Callable:
         return wrapper
 
     return decorate
+
+
+def run_keyed(
+    *,
+    user_id: int,
+    key: str,
+    digest: str,
+    success_status: int,
+    run: Callable[[], Answer],
+    rebuild: Callable[[IdempotencyRecord], Answer],
+) -> tuple[Answer, bool]:
+    """The three steps of `idempotent()` for a write that is not a DRF view (a portal form):
+    `run` calls the service and returns the answer to store; `rebuild` renders it from the
+    object an applied record names. Returns (answer, replayed). Raises what claim() raises."""
+    check_key(key)
+    outcome, record, token = claim(user_id=user_id, key=key, digest=digest)
+    if outcome == "replay":
+        if record.viewed_patient_ids:
+            for recorder in _view_recorders:
+                recorder(list(record.viewed_patient_ids))
+        return Answer(record.response_status, record.response_body or {}), True
+    claimed = Claim(
+        record_id=record.pk,
+        lease_token=token,
+        success_status=success_status,
+        applied=outcome == "rebuild",
+    )
+    context_token = _claim.set(claimed)
+    try:
+        answer = rebuild(record) if outcome == "rebuild" else run()
+    except BaseException:
+        _claim.reset(context_token)
+        finish(claimed, Answer(500))
+        raise
+    _claim.reset(context_token)
+    finish(claimed, answer)
+    return answer, outcome == "rebuild"
 
 
 def purge_expired_keys(*, now: datetime.datetime | None = None) -> int:

@@ -95,10 +95,12 @@ class RequestContextMiddleware:
 
 # Pages a browser renders: the Django admin and the API docs (drf-spectacular-sidecar files).
 CSP_PATH_PREFIXES = ("/admin/", "/api/docs/", "/api/redoc/")
+# The portal's own pages: no inline script or style at all (PORTAL_CONTENT_SECURITY_POLICY).
+PORTAL_PATH_PREFIX = "/portal/"
 
 
 class BrowserPolicyMiddleware:
-    """A Content-Security-Policy on the admin and API docs pages, and `Cache-Control:
+    """A Content-Security-Policy on the admin, API docs and portal pages, and `Cache-Control:
     no-store` on every /api/ answer that does not set its own (only photos do).
 
     Every /api/ answer, not just those with patient data: the rule cannot be got wrong by a
@@ -112,6 +114,10 @@ class BrowserPolicyMiddleware:
         response = self.get_response(request)
         if request.path.startswith(CSP_PATH_PREFIXES):
             response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
+        elif request.path.startswith(PORTAL_PATH_PREFIX):
+            response.headers.setdefault(
+                "Content-Security-Policy", settings.PORTAL_CONTENT_SECURITY_POLICY
+            )
         if request.path.startswith("/api/"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response

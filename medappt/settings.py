@@ -71,6 +71,8 @@ INSTALLED_APPS = [
     "scheduling",
     "messaging",
     "formats",
+    "django_htmx",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -96,6 +98,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    # /portal/: the signed-in user is the audit actor and their own language wins.
+    "portal.middleware.PortalMiddleware",
     # django-auditlog's, with the client address from client_ip() (not the forgeable XFF).
     "core.middleware.AuditlogMiddleware",
 ]
@@ -115,6 +120,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portal.context_processors.clinic",
             ],
         },
     },
@@ -482,6 +488,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+# A refused form under /portal/ is a portal page saying what to do (core/errors.py).
+CSRF_FAILURE_VIEW = "core.exceptions.csrf_failure"
 # Admin sessions (the API uses JWTs): a working day, not Django's two weeks.
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -501,6 +509,18 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "font-src 'self' data:",
         "connect-src 'self'",
         "worker-src 'self' blob:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+# The portal (BrowserPolicyMiddleware): everything from our own origin, nothing inline; htmx
+# is served by the project and configured through a meta tag.
+PORTAL_CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
         "object-src 'none'",
         "base-uri 'none'",
         "form-action 'self'",

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.generic.base import RedirectView
 
-from accounts.portal import email_confirm_page
 from core.docs import RedocView, SchemaView, SwaggerView
 from core.exceptions import api_not_found
 
@@ -13,7 +13,8 @@ urlpatterns = [
     path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
     re_path(r"^api/", api_not_found),
     path("calendar/", include("formats.urls")),
-    path("portal/email/confirm/<str:token>/", email_confirm_page, name="portal-email-confirm"),
+    path("portal/", include("portal.urls")),
+    path("", RedirectView.as_view(url="/portal/", permanent=False)),
 ]
 
 # Errors Django answers itself (outside DRF's exception handler) are JSON under /api/ too.
