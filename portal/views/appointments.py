@@ -17,7 +17,13 @@ from portal.forms import CancelForm, ReviewForm
 from portal.keyed import keyed_write, see_other
 from portal.views.common import doctor_week, page, refusal, week_monday
 from scheduling import selectors, services
-from scheduling.models import ACTIVE_STATUSES, PATIENT_CANCELLABLE, Appointment, TimeBlock
+from scheduling.models import (
+    ACTIVE_STATUSES,
+    GENERAL_VISIT_TYPE,
+    PATIENT_CANCELLABLE,
+    Appointment,
+    TimeBlock,
+)
 
 PAST_SHOWN = 20
 
@@ -160,7 +166,12 @@ def appointment_reschedule(request: HttpRequest, appointment_id: int) -> HttpRes
         appointment.refresh_from_db()
     context = {
         "appointment": appointment,
-        "week": doctor_week(doctor_id=appointment.doctor_id, monday=week_monday(request)),
+        # A visit moves only to a block of its own type (general: an untagged one).
+        "week": doctor_week(
+            doctor_id=appointment.doctor_id,
+            monday=week_monday(request),
+            visit_type=appointment.visit_type or GENERAL_VISIT_TYPE,
+        ),
         "slot_action": reverse("portal:appointment-reschedule", args=[appointment.pk]),
         "week_url": reverse("portal:appointment-reschedule", args=[appointment.pk]),
         "error": error,

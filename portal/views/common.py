@@ -13,7 +13,7 @@ from django.utils.translation import gettext
 
 from scheduling.day import clinic_day_bounds, clinic_today
 from scheduling.models import TimeBlock
-from scheduling.selectors import time_block_list_free
+from scheduling.selectors import VisitTypeChoice, time_block_list_free
 
 # How far ahead the week pages go (AVAILABILITY_HORIZON_DAYS replaces it once R2-5 is in).
 MAX_WEEKS_AHEAD = 26
@@ -67,13 +67,19 @@ def week_monday(request: HttpRequest, first_free_of: int | None = None) -> datet
     return min(max(monday, this_monday), last)
 
 
-def doctor_week(*, doctor_id: int, monday: datetime.date) -> Week:
+def doctor_week(
+    *, doctor_id: int, monday: datetime.date, visit_type: VisitTypeChoice | None = None
+) -> Week:
     """The doctor's bookable blocks of the week starting `monday` (clinic days, TIME_ZONE):
-    time_block_list_free(), so held, booked and past slots are not there."""
+    time_block_list_free(), so held, booked, on-leave and past slots are not there; of one
+    visit type (or general ones) when given."""
     start = clinic_day_bounds(monday)[0]
     end = clinic_day_bounds(monday + datetime.timedelta(days=7))[0]
     days = [Day(monday + datetime.timedelta(days=i)) for i in range(7)]
-    for block in time_block_list_free(doctor_id=doctor_id, start=start, end=end):
+    blocks = time_block_list_free(
+        doctor_id=doctor_id, start=start, end=end, visit_type=visit_type
+    ).select_related("visit_type")
+    for block in blocks:
         index = (timezone.localtime(block.start).date() - monday).days
         if 0 <= index < 7:
             days[index].slots.append(block)

@@ -29,10 +29,14 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def doctor_list(request: HttpRequest) -> HttpResponse:
-    """?q= and ?specialty= (portal.search); 20 a page, by name."""
+    """?q=, ?specialty= and ?visit_type= (portal.search); 20 a page, by name."""
     form = DoctorSearchForm(request.GET)
     criteria = form.cleaned_data if form.is_valid() else {}
-    doctors = doctor_search(q=criteria.get("q", ""), specialty=criteria.get("specialty", ""))
+    doctors = doctor_search(
+        q=criteria.get("q", ""),
+        specialty=criteria.get("specialty", ""),
+        visit_type=criteria.get("visit_type", ""),
+    )
     paginator = Paginator(doctors, PAGE_SIZE)
     results = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
