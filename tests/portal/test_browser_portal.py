@@ -17,7 +17,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
 
-from scheduling.models import Appointment
+from scheduling.models import Appointment, DoctorVisitType, VisitType
 from tests.support.factories import (
     DEFAULT_PASSWORD,
     ConfirmedAppointmentFactory,
@@ -130,13 +130,19 @@ class Tab:
 
 
 def doctor_with_slots(**names):
+    """A cardiologist offering 30-minute follow-ups, with four follow-up blocks in two days."""
     doctor = DoctorFactory(profile__specialties=["Cardiology"], **names)
+    follow_up, _ = VisitType.objects.get_or_create(
+        slug="follow-up", defaults={"name": "Follow-up", "duration_minutes": 30}
+    )
+    DoctorVisitType.objects.create(doctor=doctor, visit_type=follow_up)
     first = in_days(2, hour=9)
     blocks = [
         TimeBlockFactory(
             doctor=doctor,
             start=first + datetime.timedelta(minutes=30 * i),
             end=first + datetime.timedelta(minutes=30 * (i + 1)),
+            visit_type=follow_up,
         )
         for i in range(4)
     ]
@@ -149,6 +155,7 @@ def book_through_the_pages(tab: Tab, *, screenshots: bool) -> None:
     if screenshots:
         tab.check("home")
     page.fill("#id_specialty", "cardiology")
+    page.select_option("#id_visit_type", "follow-up")
     page.locator("form.search button").click()
     sync_api.expect(page.locator("h1")).to_have_text("Find a doctor")
     if screenshots:
@@ -188,6 +195,7 @@ def test_find_pick_a_slot_and_confirm(browser, site):
     appointment = Appointment.objects.get(patient=patient)
     assert (appointment.status, appointment.time_block_id) == ("pending", blocks[0].pk)
     assert appointment.reason == "Chest pain when running"
+    assert appointment.visit_type.slug == "follow-up"
 
 
 # (2) -------------------------------------------------------------------------------------
@@ -300,7 +308,9 @@ def test_cancel_and_the_notice_window_in_spanish(browser, site):
 def test_reschedule(browser, site):
     _, blocks = doctor_with_slots(first_name="Grace", last_name="Hopper")
     patient = PatientFactory()
-    appointment = PendingAppointmentFactory(patient=patient, time_block=blocks[0])
+    appointment = PendingAppointmentFactory(
+        patient=patient, time_block=blocks[0], visit_type=blocks[0].visit_type
+    )
     tab = Tab(browser, site)
     try:
         tab.sign_in(patient.email)
