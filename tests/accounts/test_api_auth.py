@@ -500,6 +500,9 @@ def test_me_returns_the_callers_user(patient, patient_client):
 
 
 def test_me_patch_changes_only_names_and_phone(patient, patient_client):
+    # Names the factory never makes, so that every one of the three fields changes.
+    patient.first_name, patient.last_name = "Before", "Unchanged"
+    patient.save(update_fields=["first_name", "last_name"])
     response = patient_client.patch(
         ME_URL,
         {

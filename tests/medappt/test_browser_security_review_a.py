@@ -74,7 +74,8 @@ def test_swagger_ui_renders_under_the_csp(browser_page, live_server):
 def test_redoc_renders_under_the_csp(browser_page, live_server):
     browser_page.goto(f"{live_server.url}/api/redoc/")
 
-    sync_api.expect(browser_page.locator("h1").first).to_contain_text("medappt API")
+    # ReDoc renders once it has fetched and parsed the schema: seconds on a loaded machine.
+    sync_api.expect(browser_page.locator("h1").first).to_contain_text("medappt API", timeout=30_000)
     browser_page.wait_for_load_state("networkidle")
     assert _csp_violations(browser_page.console_messages) == []
 
