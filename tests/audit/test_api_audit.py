@@ -515,7 +515,10 @@ def test_field_history_bulk_created_takes_the_actor_of_the_request(doctor):
     assert entry.remote_addr == "203.0.113.8"
 
 
-def test_a_bulk_block_creation_has_one_create_entry_per_block(clinic_admin_client, doctor):
+def test_a_bulk_block_creation_has_one_audit_event_and_no_per_block_entries(
+    clinic_admin_client, doctor
+):
+    """DESIGN-R2 R2-0: bulk writes record the operation, not each block."""
     monday = (timezone.now() + datetime.timedelta(days=14)).date()
     monday -= datetime.timedelta(days=monday.weekday())
 
@@ -534,10 +537,9 @@ def test_a_bulk_block_creation_has_one_create_entry_per_block(clinic_admin_clien
     assert response.status_code == 201, response.json()
     assert response.json()["created"] == 8
 
-    entries = changes(clinic_admin_client, model="scheduling.timeblock")
-    blocks = TimeBlock.objects.filter(doctor=doctor)
-    assert sorted(int(e["object_id"]) for e in entries) == sorted(b.pk for b in blocks)
-    assert {(e["action"], e["actor"]) for e in entries} == {("create", doctor.pk)}
+    assert changes(clinic_admin_client, model="scheduling.timeblock") == []
+    event = AuditEvent.objects.get(action="time_block.bulk_created")
+    assert (event.actor_id, event.data["created"], event.data["source"]) == (doctor.pk, 8, "bulk")
 
 
 # ---------------------------------------------------------------------------

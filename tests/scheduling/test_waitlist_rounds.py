@@ -21,8 +21,10 @@ from tests.support.clients import client_for
 from tests.support.factories import (
     ConfirmedAppointmentFactory,
     DoctorFactory,
+    DoctorVisitTypeFactory,
     PatientFactory,
     TimeBlockFactory,
+    VisitTypeFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -389,3 +391,16 @@ def test_staff_list_a_blocks_offers(staff_client, doctor_d, block_x, booked_x, r
     rows = staff_client.get(OFFERS_URL, {"time_block": block_x.pk}).json()["results"]
     assert len(rows) == 2
     assert staff_client.get(OFFERS_URL, {"time_block": block_x.pk + 1000}).json()["results"] == []
+
+
+def test_a_typed_entry_is_offered_only_blocks_of_its_type(doctor_d, block_x, booked_x, run_jobs):
+    follow_up = VisitTypeFactory(duration_minutes=30)
+    DoctorVisitTypeFactory(doctor=doctor_d, visit_type=follow_up)
+    typed, any_type = PatientFactory(), PatientFactory()
+    wait_for(typed, doctor_d, visit_type=follow_up.pk)
+    wait_for(any_type, doctor_d)
+
+    free_x(booked_x, run_jobs)  # a general block
+
+    assert offer_of(typed) is None
+    assert offer_of(any_type).time_block_id == block_x.pk
