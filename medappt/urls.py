@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
     re_path(r"^api/", api_not_found),
     path("calendar/", include("formats.urls")),
+    path("fhir/", include("formats.fhir.urls")),
     path("portal/email/confirm/<str:token>/", email_confirm_page, name="portal-email-confirm"),
 ]
 
