@@ -147,7 +147,7 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
-    call_command("seed_demo", scale=args.scale, verbosity=0)
+    call_command("seed_demo", scale=args.scale, allow_demo_admin=True, verbosity=0)
     print(f"seeded --scale {args.scale} in {time.perf_counter() - started:.0f} s")
     doctor = User.objects.get(email=SCALE_EMAIL.format(index=0))
     now = timezone.now()

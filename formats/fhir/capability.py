@@ -91,7 +91,7 @@ def capability_statement(base_url: str) -> CapabilityStatement:
                                     code="OAuth",
                                 )
                             ],
-                            text="Bearer JWT from POST /api/v1/auth/login/",
+                            text="Bearer JWT from POST /api/v1/auth/token/",
                         )
                     ]
                 ),
