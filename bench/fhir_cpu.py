@@ -9,8 +9,9 @@ the median process CPU per request, its wall time and its SQL statements:
 - GET /fhir/R4/Appointment/$find, 14 days, every doctor (a page of 20),
 - for comparison, REST availability of the same doctor with page_size=100.
 
-Then it times building the 100-slot bundle alone: with fhir.resources' R4B models (what the
-views do) against plain dicts and json.dumps, so the models' cost is measured, not guessed.
+Then it times building the 100-slot bundle alone: as the views do (plain dicts in the R4B
+models' shape, json.dumps) against fhir.resources' R4B models, and what checking it with the
+models costs (FHIR_VALIDATE_RESPONSES), so the models' cost is measured, not guessed.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/medappt_bench_fhir \\
       .venv/bin/python bench/fhir_cpu.py [--scale 200] [--requests 200]
@@ -76,46 +77,60 @@ def measure(client, path: str, requests: int, token: str | None = None) -> dict:
 
 
 def build_cost(blocks: list, rounds: int = 200) -> dict:
-    """The 100-slot bundle alone: R4B models + model_dump_json against dicts + json.dumps."""
+    """The 100-slot bundle alone, three ways: as the views build it (formats.fhir.mapping's
+    dicts, json.dumps), with fhir.resources' R4B models (model_dump_json), and what
+    FHIR_VALIDATE_RESPONSES adds (formats.fhir.validation.validate_body on the JSON)."""
     from fhir.resources.R4B.bundle import Bundle, BundleEntry, BundleEntrySearch
+    from fhir.resources.R4B.codeableconcept import CodeableConcept
+    from fhir.resources.R4B.coding import Coding
+    from fhir.resources.R4B.reference import Reference
+    from fhir.resources.R4B.slot import Slot
 
     from formats.fhir import mapping
+    from formats.fhir.renderers import FHIRJSONRenderer
+    from formats.fhir.validation import validate_body
 
-    def with_models() -> bytes:
+    def with_models() -> str:
         entries = [
             BundleEntry(
                 fullUrl=f"https://x/fhir/R4/Slot/{b.pk}",
-                resource=mapping.slot(b),
+                resource=Slot(
+                    id=str(b.pk),
+                    serviceType=[
+                        CodeableConcept(
+                            coding=[Coding(system="urn:medappt:visit-type", code="general")]
+                        )
+                    ],
+                    schedule=Reference(reference=f"Schedule/{b.doctor_id}"),
+                    status=b.fhir_status,
+                    start=b.start,
+                    end=b.end,
+                ),
                 search=BundleEntrySearch(mode="match"),
             )
             for b in blocks
         ]
         return Bundle(type="searchset", total=len(blocks), entry=entries).model_dump_json()
 
-    def with_dicts() -> str:
+    def with_dicts() -> bytes:
         entries = [
             {
                 "fullUrl": f"https://x/fhir/R4/Slot/{b.pk}",
-                "resource": {
-                    "resourceType": "Slot",
-                    "id": str(b.pk),
-                    "serviceType": [
-                        {"coding": [{"system": "urn:medappt:visit-type", "code": "general"}]}
-                    ],
-                    "schedule": {"reference": f"Schedule/{b.doctor_id}"},
-                    "status": b.fhir_status,
-                    "start": b.start.isoformat(),
-                    "end": b.end.isoformat(),
-                },
+                "resource": mapping.slot(b),
                 "search": {"mode": "match"},
             }
             for b in blocks
         ]
         body = {"resourceType": "Bundle", "type": "searchset", "total": len(blocks)}
-        return json.dumps({**body, "entry": entries}, separators=(",", ":"))
+        return FHIRJSONRenderer().render({**body, "entry": entries})
 
+    rendered = with_dicts()
     result = {}
-    for name, build in (("models", with_models), ("dicts", with_dicts)):
+    for name, build in (
+        ("models", with_models),
+        ("dicts", with_dicts),
+        ("validation", lambda: validate_body(rendered)),
+    ):
         build()
         times = []
         for _ in range(rounds):
@@ -188,8 +203,9 @@ def main() -> None:
     )
     cost = build_cost(blocks)
     print(
-        f"building the {len(blocks)}-slot bundle alone: R4B models {cost['models']} ms,"
-        f" dicts {cost['dicts']} ms (median CPU)"
+        f"the {len(blocks)}-slot bundle alone (median CPU): as the views build it (dicts)"
+        f" {cost['dicts']} ms; with the R4B models {cost['models']} ms;"
+        f" FHIR_VALIDATE_RESPONSES adds {cost['validation']} ms"
     )
 
 

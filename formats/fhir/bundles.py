@@ -10,11 +10,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.db.models import QuerySet
-from fhir.resources.R4B.bundle import Bundle, BundleEntry, BundleEntrySearch, BundleLink
-from fhir.resources.R4B.operationoutcome import OperationOutcome
-from fhir_core.fhirabstractmodel import FHIRAbstractModel
 
 from formats.fhir import params
+
+Resource = dict[str, Any]
 
 BASE_PATH = "/fhir/R4/"
 
@@ -23,10 +22,10 @@ def base_url(request) -> str:
     return request.build_absolute_uri(BASE_PATH)
 
 
-def full_url(request, resource: FHIRAbstractModel) -> str | None:
-    if getattr(resource, "id", None) is None:
+def full_url(request, resource: Resource) -> str | None:
+    if "id" not in resource:
         return None
-    return f"{base_url(request)}{resource.get_resource_type()}/{resource.id}"
+    return f"{base_url(request)}{resource['resourceType']}/{resource['id']}"
 
 
 @dataclass
@@ -34,7 +33,7 @@ class Source:
     """One ordered queryset of a search and how each row becomes a resource."""
 
     rows: QuerySet | Sequence
-    build: Callable[[Any], FHIRAbstractModel]
+    build: Callable[[Any], Resource]
 
 
 @dataclass
@@ -42,7 +41,7 @@ class Page:
     total: int
     size: int
     number: int
-    resources: list[FHIRAbstractModel]
+    resources: list[Resource]
     rows: list[Any]
 
 
@@ -76,30 +75,27 @@ def searchset(
     *,
     query: list[tuple[str, str]],
     path: str | None = None,
-    outcome: OperationOutcome | None = None,
+    outcome: Resource | None = None,
     full_urls: bool = True,
-) -> Bundle:
+) -> Resource:
     """A searchset Bundle of the page; `query` holds the parameters the links repeat."""
     path = path or request.path
-    links = [BundleLink(relation="self", url=_link(request, path, query, page.number, page.size))]
+
+    def link(relation: str, number: int) -> Resource:
+        return {"relation": relation, "url": _link(request, path, query, number, page.size)}
+
+    links = [link("self", page.number)]
     if page.size and page.number * page.size < page.total:
-        links.append(
-            BundleLink(relation="next", url=_link(request, path, query, page.number + 1, page.size))
-        )
+        links.append(link("next", page.number + 1))
     if page.number > 1 and page.size:
         last = max((page.total + page.size - 1) // page.size, 1)
-        previous = min(page.number - 1, last)
-        links.append(
-            BundleLink(relation="previous", url=_link(request, path, query, previous, page.size))
-        )
-    entries = [
-        BundleEntry(
-            fullUrl=full_url(request, resource) if full_urls else None,
-            resource=resource,
-            search=BundleEntrySearch(mode="match"),
-        )
-        for resource in page.resources
-    ]
+        links.append(link("previous", min(page.number - 1, last)))
+    entries = []
+    for resource in page.resources:
+        url = full_url(request, resource) if full_urls else None
+        entry = {"fullUrl": url} if url else {}
+        entries.append({**entry, "resource": resource, "search": {"mode": "match"}})
     if outcome is not None:
-        entries.append(BundleEntry(resource=outcome, search=BundleEntrySearch(mode="outcome")))
-    return Bundle(type="searchset", total=page.total, link=links, entry=entries or None)
+        entries.append({"resource": outcome, "search": {"mode": "outcome"}})
+    bundle = {"resourceType": "Bundle", "type": "searchset", "total": page.total, "link": links}
+    return {**bundle, "entry": entries} if entries else bundle

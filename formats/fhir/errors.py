@@ -4,10 +4,10 @@ a 413 body, a 500) through the formatter registered with core.errors."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from fhir.resources.R4B.operationoutcome import OperationOutcome, OperationOutcomeIssue
 from rest_framework.response import Response
 
 from core.exceptions import exception_handler as core_exception_handler
@@ -52,20 +52,19 @@ def _messages(data: Any, prefix: str = "") -> list[str]:
     return [f"{prefix}{data}"]
 
 
-def operation_outcome(
-    status: int, messages: list[str], severity: str = "error"
-) -> OperationOutcome:
+def operation_outcome(status: int, messages: list[str], severity: str = "error") -> dict[str, Any]:
+    """An OperationOutcome with one issue per message, coded for the status (a dict in the
+    R4B model's shape, as every body: formats/fhir/mapping.py)."""
     code = issue_code(status)
-    return OperationOutcome(
-        issue=[
-            OperationOutcomeIssue(severity=severity, code=code, diagnostics=message)
-            for message in (messages or [""])
-        ]
-    )
+    issues = []
+    for message in messages or [""]:
+        issue = {"severity": severity, "code": code}
+        issues.append({**issue, "diagnostics": str(message)} if message else issue)
+    return {"resourceType": "OperationOutcome", "issue": issues}
 
 
-def outcome_bytes(outcome: OperationOutcome) -> bytes:
-    return outcome.model_dump_json().encode()
+def outcome_bytes(outcome: dict[str, Any]) -> bytes:
+    return json.dumps(outcome, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def error_format(request: HttpRequest, status: int, detail: str) -> HttpResponse:

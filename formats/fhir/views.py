@@ -14,7 +14,6 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
-from fhir.resources.R4B.operationoutcome import OperationOutcome, OperationOutcomeIssue
 from rest_framework.exceptions import NotAuthenticated, NotFound
 from rest_framework.exceptions import PermissionDenied as DRFPermissionDenied
 from rest_framework.permissions import AllowAny
@@ -83,21 +82,22 @@ class FHIRView(APIView):
             for value in values
         ]
 
-    def ignored_outcome(self, names: list[str]) -> OperationOutcome | None:
+    def ignored_outcome(self, names: list[str]) -> dict | None:
         """Unsupported parameters, ignored, reported as one information issue each."""
         if not names:
             return None
-        return OperationOutcome(
-            issue=[
-                OperationOutcomeIssue(
-                    severity="information",
-                    code="not-supported",
-                    diagnostics=gettext("Parameter %(name)s is not supported and was ignored.")
+        return {
+            "resourceType": "OperationOutcome",
+            "issue": [
+                {
+                    "severity": "information",
+                    "code": "not-supported",
+                    "diagnostics": gettext("Parameter %(name)s is not supported and was ignored.")
                     % {"name": name},
-                )
+                }
                 for name in names
-            ]
-        )
+            ],
+        }
 
     def values(self, name: str) -> list[str]:
         return [v for v in self.request.query_params.getlist(name) if v.strip()]

@@ -15,9 +15,9 @@ the doctor's offered types after general.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Q
-from fhir.resources.R4B.codeableconcept import CodeableConcept
-from fhir.resources.R4B.coding import Coding
 
 SYSTEM = "urn:medappt:visit-type"
 GENERAL = "general"
@@ -41,11 +41,12 @@ def matches_q(values: list[str], prefix: str = "") -> Q:
     return Q(pk__in=[])
 
 
-def coding_of(row: object) -> CodeableConcept:
-    """The serviceType of a block or an appointment: untagged is general."""
-    return CodeableConcept(coding=[Coding(system=SYSTEM, code=GENERAL)])
+def coding_of(row: object) -> dict[str, Any]:
+    """The serviceType (a CodeableConcept) of a block, an appointment or a waitlist entry:
+    untagged is general."""
+    return {"coding": [{"system": SYSTEM, "code": GENERAL}]}
 
 
-def schedule_codings(doctor_id: int) -> list[CodeableConcept]:
+def schedule_codings(doctor_id: int) -> list[dict[str, Any]]:
     """The visit types a doctor's schedule offers: every doctor offers general."""
-    return [CodeableConcept(coding=[Coding(system=SYSTEM, code=GENERAL)])]
+    return [{"coding": [{"system": SYSTEM, "code": GENERAL}]}]
