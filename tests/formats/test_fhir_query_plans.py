@@ -95,3 +95,18 @@ def test_find_reads_the_block_indexes(clinic, anon_client):
     plans = plans_of(anon_client, f"{find}&practitioner={clinic[1].pk}&practitioner={clinic[0].pk}")
     assert_index(on_blocks(plans), "time_block_doctor_start_unique")
     on_blocks(plans_of(anon_client, find))
+
+
+def test_slot_statuses_probe_the_bookable_predicate_per_row(clinic, staff):
+    """Never the whole predicate's result hashed (every bookable block of every doctor)."""
+    with CaptureQueriesContext(connection) as captured:
+        fhir_body(client_for(staff).get(f"/fhir/R4/Slot?schedule={clinic[0].pk}"))
+    checked = 0
+    for query in captured.captured_queries:
+        if "THEN 'free'" in query["sql"] and query["sql"].lstrip().upper().startswith("SELECT"):
+            with connection.cursor() as cursor:
+                cursor.execute(f"EXPLAIN (VERBOSE) {query['sql']}")
+                plan = "\n".join(row[0] for row in cursor.fetchall())
+            assert re.search(r"WHEN \(SubPlan \d+\) THEN 'free'", plan), plan
+            checked += 1
+    assert checked == 1
