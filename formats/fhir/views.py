@@ -173,7 +173,7 @@ class ScheduleView(FHIRView):
         if self.values("actor"):
             doctors = doctors.filter(user_id__in=self.ids("actor", "Practitioner"))
         if self.values("service-type"):
-            doctors = doctors.filter(visit_types.matches_q(self.values("service-type")))
+            doctors = doctors.filter(visit_types.schedules_q(self.values("service-type")))
         page = bundles.paginate(request.query_params, [Source(doctors, mapping.schedule)])
         return self.bundle(page)
 

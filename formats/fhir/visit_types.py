@@ -6,11 +6,13 @@ serviceType coding of Slot, Appointment and Schedule, and $find's `visit-type` i
 This branch predates scheduling.VisitType: every block and appointment is untagged, which is
 the type `general`. So `general` matches everything, any other slug nothing, and every
 serviceType is the `general` coding. Once VisitType lands (a nullable `visit_type` FK on
-TimeBlock and Appointment, DoctorVisitType for offers), only this module changes:
+TimeBlock and Appointment, DoctorVisitType for offers), this module changes (and the reads
+load the type):
 `matches_q` filters `visit_type__isnull=True` for general and `visit_type__slug=<slug>`
 otherwise (an unknown slug stays an empty result, not a 400: FHIR searches match nothing),
-`coding_of` reads the row's type (select_related("visit_type")), and `schedule_codings` lists
-the doctor's offered types after general.
+`schedules_q` (Schedule's service-type) becomes an Exists() over the doctor's offers,
+`coding_of` reads the row's type (select_related("visit_type") in formats.fhir.selectors and
+find), and `schedule_codings` lists the doctor's offered types after general.
 """
 
 from __future__ import annotations
@@ -39,6 +41,13 @@ def matches_q(values: list[str], prefix: str = "") -> Q:
     if GENERAL in slugs:
         return Q()  # every row is untagged, so general
     return Q(pk__in=[])
+
+
+def schedules_q(values: list[str]) -> Q:
+    """Doctors (DoctorProfile rows) whose schedule offers any of the visit types named: every
+    doctor offers general. With VisitType: general still matches all, another slug an
+    Exists() of the doctor's active DoctorVisitType of an active type with that slug."""
+    return matches_q(values)
 
 
 def coding_of(row: object) -> dict[str, Any]:
