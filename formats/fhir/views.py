@@ -41,6 +41,7 @@ PAGING = ("_count", "_page")
 class FHIRView(APIView):
     """JSON only, OperationOutcome errors, no caching of answers (some hold patient data)."""
 
+    schema = None  # FHIR's own contract is the CapabilityStatement, not the OpenAPI schema
     renderer_classes = [FHIRJSONRenderer]
     parser_classes = [FHIRJSONParser]
     content_negotiation_class = FHIRContentNegotiation
