@@ -3,9 +3,9 @@ Schedule/{doctor}, Slot/{block}, Appointment/{id} and Appointment/wl-{waitlist e
 Patient/{user}.
 
 The resources are plain dicts in the shape of fhir.resources' R4B models, not the models
-themselves: building and serialising a page of 100 slots through the models costs about 24 ms
-of CPU against under 1 ms for these dicts (bench/fhir_cpu.py, bench/README.md), four times the
-whole REST availability request. The models still decide what is valid: every body the tests
+themselves: building and serialising a page of 100 slots through the models costs 24-34 ms
+of CPU against about 1 ms for these dicts (bench/fhir_cpu.py, bench/README.md), three times
+the whole REST availability request. The models still decide what is valid: every body the tests
 see is parsed by them (tests/support/fhir.py), and FHIR_VALIDATE_RESPONSES parses each answer
 before it leaves (formats/fhir/validation.py). Values nobody set are left out, never null.
 """
