@@ -105,8 +105,11 @@ def audit_record(
     return event
 
 
-def audit_record_patient_views(*, patient_ids: Iterable[int], actor: Any = FROM_CONTEXT) -> None:
-    """One `patient_record.viewed` per distinct patient someone else just read, in one insert."""
+def audit_record_patient_views(
+    *, patient_ids: Iterable[int], actor: Any = FROM_CONTEXT, data: dict[str, Any] | None = None
+) -> None:
+    """One `patient_record.viewed` per distinct patient someone else just read, in one insert
+    (`data`: how it was read, e.g. {"via": "fhir"})."""
     ctx = current_context()
     viewer_id = ctx.actor_id if actor is FROM_CONTEXT else getattr(actor, "pk", None)
     distinct = sorted({pid for pid in patient_ids if pid is not None and pid != viewer_id})
@@ -120,7 +123,7 @@ def audit_record_patient_views(*, patient_ids: Iterable[int], actor: Any = FROM_
                 target=None,
                 target_type="user",
                 target_id=pid,
-                data={},
+                data=dict(data or {}),
                 actor=actor,
             )
             for pid in distinct

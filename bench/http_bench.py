@@ -10,7 +10,8 @@ postgres://postgres@127.0.0.1:5432/medappt_bench_http), migrates, fills it with
 DEBUG off, Redis cache, throttles raised out of the way) and drives it with wrk from a
 separate process over loopback. Endpoints: a trivial DRF JSON endpoint (the ceiling), the public
 doctors list, one doctor's availability over 14 days, a patient's own appointments, an
-admin's filtered appointment list and concurrent bookings of distinct free blocks.
+admin's filtered appointment list, the FHIR facade's Slot search and Appointment/$find for
+that doctor, and concurrent bookings of distinct free blocks.
 
 It prints a table and PASS/FAIL per target (GitHub issue "Performance and
 scale"), and writes bench/results/http.json (runs of other N already in it are kept, so the
@@ -57,7 +58,7 @@ CEILING = "ceiling"
 # stack), a JSON 404 under /api/ (middleware and routing, no DRF), then DRF with JWT
 # authentication and its one query.
 FLOORS = ["healthz", "middleware_floor", "drf_jwt_floor", "patient_list_floor"]
-READS = ["doctors", "availability", "patient_list", "admin_list"]
+READS = ["doctors", "availability", "patient_list", "admin_list", "fhir_slots", "fhir_find"]
 BOOKING = "booking"
 LABELS = {
     CEILING: "GET bench-ceiling/ (ceiling: no-op DRF)",
@@ -69,6 +70,8 @@ LABELS = {
     "availability": "GET doctors/{id}/availability/ (14 d)",
     "patient_list": "GET appointments/ (patient, own)",
     "admin_list": "GET appointments/?status&from&to (admin)",
+    "fhir_slots": "GET /fhir/R4/Slot?schedule (public, 14 d)",
+    "fhir_find": "GET /fhir/R4/Appointment/$find (14 d)",
     BOOKING: "POST appointments/ (distinct blocks)",
 }
 
@@ -100,6 +103,7 @@ def server_environment(database_url: str) -> dict[str, str]:
             "THROTTLE_PASSWORD_RESET": unlimited,
             "THROTTLE_PASSWORD_CHANGE": unlimited,
             "THROTTLE_BOOKING": unlimited,
+            "THROTTLE_FHIR_FIND": unlimited,
             # Tokens are minted before the runs; they must outlive all of them.
             "JWT_ACCESS_MINUTES": "240",
             "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "bench")]),
@@ -309,6 +313,15 @@ def build_plan(base: str, *, threads: int, max_bookings: int, plan_file: Path) -
         "admin_list": {
             "path": "/api/v1/appointments/?" + urllib.parse.urlencode(window),
             "token": login(base, "admin@demo.medappt"),
+        },
+        # The facade's free slots of the same doctor (the same blocks as availability) and
+        # $find over the same 14 days, one preferred practitioner.
+        "fhir_slots": {"path": f"/fhir/R4/Slot?schedule=Schedule/{doctor.pk}"},
+        "fhir_find": {
+            "path": "/fhir/R4/Appointment/$find?"
+            + urllib.parse.urlencode(
+                {"start": window["from"], "end": window["to"], "practitioner": doctor.pk}
+            )
         },
         BOOKING: {"path": "/api/v1/appointments/"},
     }
@@ -566,7 +579,9 @@ def run_scale(args, env: dict[str, str], doctors: int) -> dict:
                 raise SystemExit(f"{name}: GET {endpoint['path']} answered {status}: {body}")
             token_env = {"BENCH_TOKEN": endpoint.get("token", "")}
             results[name] = measure(name, "read.lua", token_env, warmup=True)
-            results[name]["count"] = body.get("count") if isinstance(body, dict) else None
+            results[name]["count"] = (
+                body.get("count", body.get("total")) if isinstance(body, dict) else None
+            )
             print(f"  {LABELS[name]:<44} {results[name]['rps']:>8.1f} req/s")
         plan_env = {"BENCH_PLAN": str(plan_file), "BENCH_THREADS": str(args.threads)}
         booking = measure(BOOKING, "book.lua", plan_env, warmup=False)

@@ -249,6 +249,8 @@ THROTTLE_UPLOAD = env.str("THROTTLE_UPLOAD", default="10/hour")
 THROTTLE_HOLD = env.str("THROTTLE_HOLD", default="20/min")
 # Reads of one calendar feed (GET /calendar/<token>.ics), per token and per address.
 THROTTLE_CALENDAR_FEED = env.str("THROTTLE_CALENDAR_FEED", default="60/hour")
+# Appointment/$find (GET and POST /fhir/R4/Appointment/$find) per client address.
+THROTTLE_FHIR_FIND = env.str("THROTTLE_FHIR_FIND", default="30/min")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.JWTAuthentication"],
@@ -273,6 +275,7 @@ REST_FRAMEWORK = {
         "upload": THROTTLE_UPLOAD,
         "hold": THROTTLE_HOLD,
         "calendar_feed": THROTTLE_CALENDAR_FEED,
+        "fhir_find": THROTTLE_FHIR_FIND,
     },
     "DATETIME_FORMAT": "iso-8601",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -349,6 +352,13 @@ if not _email_url:
     _required("EMAIL_URL", "outgoing mail, e.g. smtp+tls://user:password@mail.example.com:587")
 vars().update(environ.Env.email_url_config(_email_url))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="medappt <no-reply@localhost>")
+
+# ---------------------------------------------------------------------------------------------
+# FHIR R4 read facade (formats/fhir/)
+# ---------------------------------------------------------------------------------------------
+# Check every /fhir/ answer against its fhir.resources R4B model, the value sets and the
+# Appointment invariants before sending it; a failure is logged and answered as a 500.
+FHIR_VALIDATE_RESPONSES = env.bool("FHIR_VALIDATE_RESPONSES", default=False)
 
 # ---------------------------------------------------------------------------------------------
 # Calendar feeds and invites (formats/calendar.py)

@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
     re_path(r"^api/", api_not_found),
     path("calendar/", include("formats.urls")),
+    path("fhir/", include("formats.fhir.urls")),
     path("portal/", include("portal.urls")),
     path("", RedirectView.as_view(url="/portal/", permanent=False)),
 ]
