@@ -223,6 +223,27 @@ def _offer_prefetch() -> Prefetch:
     )
 
 
+def visit_type_offers_prefetch(to_attr: str) -> Prefetch:
+    """A doctor list's active offers of active types, each with its type, by slug."""
+    return Prefetch(
+        "user__visit_type_offers",
+        queryset=DoctorVisitType.objects.filter(_offers_q())
+        .select_related("visit_type")
+        .order_by("visit_type__slug"),
+        to_attr=to_attr,
+    )
+
+
+def doctors_offering_any(slugs: list[str]) -> Exists:
+    """An Exists() over DoctorProfile rows: the doctor actively offers an active type of one
+    of these slugs."""
+    return Exists(
+        DoctorVisitType.objects.filter(
+            _offers_q(), doctor_id=OuterRef("user_id"), visit_type__slug__in=slugs
+        )
+    )
+
+
 def offered_visit_type_ids(profile: DoctorProfile) -> list[int]:
     """The ids of the active types the doctor actively offers (prefetched in the lists)."""
     offers = getattr(profile.user, "active_visit_type_offers", None)

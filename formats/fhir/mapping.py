@@ -105,7 +105,7 @@ def schedule(profile: DoctorProfile) -> Resource:
             "resourceType": "Schedule",
             "id": str(profile.user_id),
             "active": True,
-            "serviceType": visit_types.schedule_codings(profile.user_id),
+            "serviceType": visit_types.schedule_codings(profile),
             "specialty": [specialty_coding(name) for name in names if name],
             "actor": [_ref("Practitioner", profile.user_id, _display(profile.user))],
         }

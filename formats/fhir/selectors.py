@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts.models import DoctorProfile, User
 from core.roles import CLINIC_ROLES
 from formats.fhir.mapping import SLOT_BUSY_STATUSES
+from formats.fhir.visit_types import OFFERS_ATTR
 from scheduling import selectors as scheduling
 from scheduling.models import Appointment, SlotHold, TimeBlock, WaitlistEntry
 
@@ -30,7 +31,9 @@ LIVE_WAITLIST_STATUSES = (WaitlistEntry.Status.ACTIVE, WaitlistEntry.Status.OFFE
 
 def practitioner_list() -> QuerySet[DoctorProfile]:
     """Public doctors (the directory's rule), with their specialties."""
-    return scheduling.doctor_list_public(ratings=False).prefetch_related("specialty_rows")
+    return scheduling.doctor_list_public(ratings=False).prefetch_related(
+        "specialty_rows", scheduling.visit_type_offers_prefetch(OFFERS_ATTR)
+    )
 
 
 def _public_doctor_ids() -> QuerySet:
@@ -42,6 +45,7 @@ def slot_list_free(*, start: datetime.datetime, end: datetime.datetime) -> Query
     return (
         scheduling.time_block_list_bookable(start=start)
         .filter(start__lt=end, doctor_id__in=_public_doctor_ids())
+        .select_related("visit_type")
         .annotate(fhir_status=Value("free", output_field=CharField()))
         .order_by("start", "id")
     )
@@ -87,9 +91,13 @@ def slot_list_visible_to(
     role = getattr(user, "role", None)
     if role not in (*CLINIC_ROLES, User.Role.DOCTOR):
         return slot_list_free(start=start, end=end)
-    blocks = _with_slot_status(
-        TimeBlock.objects.filter(withdrawn_at__isnull=True, start__gte=start, start__lt=end)
-    ).order_by("start", "id")
+    blocks = (
+        _with_slot_status(
+            TimeBlock.objects.filter(withdrawn_at__isnull=True, start__gte=start, start__lt=end)
+        )
+        .select_related("visit_type")
+        .order_by("start", "id")
+    )
     if role == User.Role.DOCTOR:
         # Others' free slots by id (the public list's index-backed query), so the statuses
         # are worked out only for the rows returned, not for every block in the window.
@@ -100,7 +108,7 @@ def slot_list_visible_to(
 
 def slot_get(*, user: User, pk: int) -> TimeBlock | None:
     """One block as the user may see it (withdrawn ones included: the view answers 410)."""
-    block = _with_slot_status(TimeBlock.objects.filter(pk=pk)).first()
+    block = _with_slot_status(TimeBlock.objects.filter(pk=pk).select_related("visit_type")).first()
     if block is None or block.withdrawn_at is not None:
         return block
     role = getattr(user, "role", None)
@@ -111,7 +119,7 @@ def slot_get(*, user: User, pk: int) -> TimeBlock | None:
 
 def appointment_list(*, user: User) -> QuerySet[Appointment]:
     """REST's visibility (appointment_list_visible_to), by start."""
-    return scheduling.appointment_list_visible_to(user=user)
+    return scheduling.appointment_list_visible_to(user=user).select_related("visit_type")
 
 
 def waitlist_appointment_list(*, user: User) -> QuerySet[WaitlistEntry]:
@@ -119,7 +127,7 @@ def waitlist_appointment_list(*, user: User) -> QuerySet[WaitlistEntry]:
     return (
         scheduling.waitlist_entry_list_visible_to(user=user)
         .filter(status__in=LIVE_WAITLIST_STATUSES)
-        .select_related("patient", "doctor")
+        .select_related("patient", "doctor", "visit_type")
     )
 
 
