@@ -7,8 +7,7 @@ import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 
@@ -73,23 +72,35 @@ def _lock_block_for_booking(block: TimeBlock) -> TimeBlock:
         raise ValidationError({"time_block": [gettext("Unknown time block.")]}) from error
 
 
-def _booking_facts(
-    *, block: TimeBlock, patient_id: int, exclude_id: int | None = None
-) -> dict[str, int]:
+# Names from the model, quoted for both engines; every value is a parameter. Three scalar
+# subqueries, so each takes its own index whatever the planner thinks of an OR.
+_ACTIVE = f'"status" IN ({", ".join(["%s"] * len(ACTIVE_STATUSES))})'
+_APPOINTMENTS = f'"{Appointment._meta.db_table}"'
+_BOOKING_FACTS_SQL = f"""
+    SELECT (SELECT COUNT(*) FROM {_APPOINTMENTS} WHERE "time_block_id" = %s AND {_ACTIVE}),
+           (SELECT COUNT(*) FROM {_APPOINTMENTS} WHERE "patient_id" = %s AND {_ACTIVE}
+               AND "start" < %s AND "end" > %s),
+           (SELECT COUNT(*) FROM {_APPOINTMENTS} WHERE "patient_id" = %s AND {_ACTIVE})
+"""  # noqa: S608
+
+
+def _booking_facts(*, block: TimeBlock, patient_id: int) -> dict[str, int]:
     """What the booking rules read once the block is locked, in one statement (#25): the
     block's active appointments (`taken`), the patient's active ones overlapping it
-    (`overlapping`) and all of the patient's active ones (`active`), optionally without the
-    appointment being moved. Run after the block's lock, so it sees every booking committed
-    before it, as the three separate reads it replaces did."""
-    mine = Q(patient_id=patient_id)
-    if exclude_id is not None:
-        mine &= ~Q(pk=exclude_id)
-    on_block = Q(time_block_id=block.pk)
-    return Appointment.objects.filter(on_block | mine, status__in=ACTIVE_STATUSES).aggregate(
-        taken=Count("pk", filter=on_block),
-        overlapping=Count("pk", filter=mine & Q(start__lt=block.end, end__gt=block.start)),
-        active=Count("pk", filter=mine),
-    )
+    (`overlapping`) and all of the patient's active ones (`active`). Run after the block's
+    lock, so it sees every booking committed before it, as the three reads it replaces did.
+
+    Hand-written (the same on PostgreSQL and SQLite): the ORM spent more CPU compiling the
+    aggregate than the three statements cost together. Its plan takes the active-per-block
+    index and the patient's (patient, start, id) index (test_query_plans)."""
+    sql = _BOOKING_FACTS_SQL
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [block.pk, *ACTIVE_STATUSES, patient_id, *ACTIVE_STATUSES]
+    params += [adapt(block.end), adapt(block.start), patient_id, *ACTIVE_STATUSES]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        taken, overlapping, active = cursor.fetchone()
+    return {"taken": taken, "overlapping": overlapping, "active": active}
 
 
 def _check_bookable(
