@@ -148,6 +148,8 @@ def server_environment(database_url: str) -> dict[str, str]:
             "AUDIT_CHAIN_KEY": "bench-audit-chain-key",
             "EMAIL_URL": "dummymail://",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            # Round 2 requires it without DEBUG (links in mails); nothing is mailed here.
+            "PUBLIC_BASE_URL": "http://127.0.0.1",
             "SECURE_SSL_REDIRECT": "false",
             "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13"),
             "THROTTLE_LOGIN": unlimited,
