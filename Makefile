@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DJANGO_SETTINGS_MODULE := medappt.settings
 
-.PHONY: run worker test test-all lint format install install-dev migrate seed clean bench
+.PHONY: run worker test test-all lint format install install-dev migrate seed clean bench soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,12 @@ format: install-dev
 BENCH_DOCTORS ?= 20
 bench: install
 	$(BIN)/python bench/http_bench.py --doctors $(BENCH_DOCTORS) $(BENCH_ARGS)
+
+## soak: ten minutes (SOAK_SECONDS) of mixed traffic with a Celery worker, then counts mails,
+## events, deliveries, worker memory and the audit chain (bench/README.md); not part of test
+SOAK_SECONDS ?= 600
+soak: install
+	SOAK_SECONDS=$(SOAK_SECONDS) $(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles

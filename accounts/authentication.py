@@ -2,16 +2,67 @@
 
 from __future__ import annotations
 
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt import authentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
+from accounts.models import User
 from core.context import set_actor
+
+
+class _UsersById:
+    """What simplejwt's `get_user` asks of the user model (`objects.get(id=…)`,
+    `DoesNotExist`), answered by one statement compiled once per database engine (#25).
+
+    Every API request authenticates: building the ORM query for `User.objects.get(pk=…)`
+    cost three times the CPU of running it (bench/README.md). The SQL, the columns and the
+    engine's converters are the ORM's own, so the user is the one `objects.get` returns
+    (tests/accounts/test_authentication_fetch.py compares them field by field)."""
+
+    DoesNotExist = User.DoesNotExist
+
+    def __init__(self) -> None:
+        self.objects = self
+        self._compiled: dict[str, tuple] = {}
+
+    def _compile(self, vendor: str) -> tuple:
+        compiled = self._compiled.get(vendor)
+        if compiled is None:
+            compiler = User.objects.filter(pk=0).query.get_compiler(DEFAULT_DB_ALIAS)
+            sql, _ = compiler.as_sql()
+            converters = compiler.get_converters([column for column, _, _ in compiler.select])
+            names = [field.attname for field in User._meta.concrete_fields]
+            compiled = self._compiled[vendor] = (sql, compiler, converters, names)
+        return compiled
+
+    def get(self, *, id) -> User:  # `id`: simplejwt passes USER_ID_FIELD as the keyword
+        try:
+            pk = int(id)
+        except (TypeError, ValueError) as error:
+            raise User.DoesNotExist from error
+        connection = connections[DEFAULT_DB_ALIAS]
+        sql, compiler, converters, names = self._compile(connection.vendor)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [pk])
+            row = cursor.fetchone()
+        if row is None:
+            raise User.DoesNotExist
+        if converters:
+            row = next(iter(compiler.apply_converters([row], converters)))
+        return User.from_db(DEFAULT_DB_ALIAS, names, row)
+
+
+_users_by_id = _UsersById()
 
 
 class JWTAuthentication(authentication.JWTAuthentication):
     """Bearer JWT; inactive, suspended or deleted users are 401. One query per request."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user_model = _users_by_id  # simplejwt's lookup, without the ORM's compile
 
     def get_raw_token(self, header: bytes) -> bytes | None:
         # simplejwt ignores a header of another scheme, so the request would run anonymously;

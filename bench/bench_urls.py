@@ -43,7 +43,7 @@ SELECT a.id, a.patient_id, a.doctor_id, a.time_block_id, a.start, a."end", a.sta
        a.reason, a.notes, a.cancellation_reason, a.cancelled_by_id, a.rescheduled_from_id,
        d.first_name, d.last_name, p.first_name, p.last_name, dp.location, dp.timezone,
        a.created_at, a.updated_at, a.confirmed_at, a.cancelled_at, a.completed_at,
-       a.cancellation_code, count(*) OVER ()
+       a.cancellation_code, count(*) OVER (), a.arrived_at, a.seen_at, a.checked_in_by_id
   FROM scheduling_appointment a
   JOIN accounts_user p ON p.id = a.patient_id
   JOIN accounts_user d ON d.id = a.doctor_id
@@ -100,6 +100,9 @@ class PatientListFloorView(APIView):
                 "confirmed_at": utc_iso(r[20]),
                 "cancelled_at": utc_iso(r[21]),
                 "completed_at": utc_iso(r[22]),
+                "arrived_at": utc_iso(r[25]),
+                "seen_at": utc_iso(r[26]),
+                "checked_in_by": r[27],
             }
             for r in rows
         ]

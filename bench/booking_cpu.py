@@ -57,6 +57,12 @@ def main() -> None:
     parser.add_argument(
         "--keyed", action="store_true", help="send a fresh Idempotency-Key with each booking"
     )
+    parser.add_argument(
+        "--show-sql", action="store_true", help="print the statements of the last booking"
+    )
+    parser.add_argument(
+        "--profile", type=Path, help="write a cProfile of the measured bookings to this file"
+    )
     args = parser.parse_args()
     sink = None
     if args.smtp:
@@ -122,11 +128,16 @@ def run(args: argparse.Namespace) -> None:
         client = Client(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(patient).access_token}")
         clients.append(client)
 
+    import cProfile
+
+    profiler = cProfile.Profile(time.process_time) if args.profile else None
     cpu, wall, statements = [], [], []
     for n, block in enumerate(blocks):
         client = clients[n // 5]  # at most five active bookings per patient
         extra = {"HTTP_IDEMPOTENCY_KEY": uuid.uuid4().hex} if args.keyed else {}
         with CaptureQueriesContext(connection) as queries:
+            if profiler is not None and n >= 20:
+                profiler.enable()
             t0, c0 = time.perf_counter(), time.process_time()
             response = client.post(
                 "/api/v1/appointments/",
@@ -135,6 +146,8 @@ def run(args: argparse.Namespace) -> None:
                 **extra,
             )
             c1, t1 = time.process_time(), time.perf_counter()
+            if profiler is not None:
+                profiler.disable()
         if response.status_code != 201:
             raise SystemExit(f"booking {n} answered {response.status_code}: {response.content}")
         if n >= 20:  # warm-up: imports, caches, prepared plans
@@ -148,6 +161,12 @@ def run(args: argparse.Namespace) -> None:
 
         with app.connection_for_write() as conn:
             conn.default_channel.queue_purge(app.conf.task_default_queue)
+
+    if args.show_sql:
+        for query in queries.captured_queries:
+            print(query["sql"])
+    if profiler is not None:
+        profiler.dump_stats(args.profile)
 
     def p(values: list[float], q: float) -> float:
         return statistics.quantiles(values, n=100)[int(q) - 1]

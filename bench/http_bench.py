@@ -21,6 +21,7 @@ flatness check also works across invocations). Exit status 1 when a target fails
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -45,9 +46,13 @@ PYTHON = ROOT / ".venv" / "bin" / "python"
 GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/medappt_bench_http"
 
-# Targets, as ratios within one run (so the machine cancels out).
-READ_VS_CEILING = 0.40
-BOOKING_VS_CEILING = 0.25
+# Targets, as ratios within one run (so the machine cancels out). Issue #25 (round 2)
+# replaced the first issue's 40 % / 25 % of the ceiling for the private reads and bookings.
+READ_VS_CEILING = 0.40  # the public (cached) reads
+PATIENT_LIST_VS_FLOOR = 0.70  # the patient's own list against the raw-SQL floor's req/s
+ADMIN_LIST_VS_FLOOR = 0.50  # the admin's filtered list (its audit INSERT included)
+BOOKING_CPU_VS_CEILING = 12.0  # CPU per successful booking <= 12 x the ceiling's per request
+KEYED_OVER_UNKEYED_CPU = 1.3
 P99_OVER_P50 = 4.0
 P50_GROWTH = 1.3
 
@@ -59,7 +64,45 @@ CEILING = "ceiling"
 # authentication and its one query.
 FLOORS = ["healthz", "middleware_floor", "drf_jwt_floor", "patient_list_floor"]
 READS = ["doctors", "availability", "patient_list", "admin_list", "fhir_slots", "fhir_find"]
+PUBLIC_READS = ["doctors", "availability"]
 BOOKING = "booking"
+KEYED_BOOKING = "keyed_booking"
+HOLD = "hold"
+WAITLIST_ROUND = "waitlist_round"
+
+# The round-2 paths (issue #25, item 3): one row each, CPU per request and flatness. `kind`:
+# "read" (GET with the token named), "write" (POSTs from a plan, bench/lua/book.lua),
+# "in-process" (measured in this process, see measure_waitlist_rounds). A row whose feature is
+# not on this branch yet names it in `pending` and is listed, not run: to add it, give it a
+# path (and a token) in build_plan's `endpoints` and drop `pending`.
+R2_ROWS = [
+    {"name": HOLD, "label": "POST holds/ (distinct blocks)", "kind": "write"},
+    {"name": KEYED_BOOKING, "label": "POST appointments/ + Idempotency-Key", "kind": "write"},
+    {"name": "day_view", "label": "GET day/ (a doctor's today)", "kind": "read"},
+    {"name": "stats", "label": "GET stats/appointments/ (admin, 30 d)", "kind": "read"},
+    {"name": "calendar_feed", "label": "GET /calendar/<token>.ics (patient)", "kind": "read"},
+    {"name": WAITLIST_ROUND, "label": "waitlist round (in-process)", "kind": "in-process"},
+    {
+        "name": "availability_visit_types",
+        "label": "GET doctors/{id}/availability/?visit_type",
+        "kind": "read",
+        "pending": "visit types and templates (#18), leave (R2-5)",
+    },
+    # The FHIR Slot search and $find are rows of READS (fhir_slots, fhir_find).
+    {
+        "name": "portal_doctor",
+        "label": "GET /portal/doctors/<id>/?week",
+        "kind": "read",
+        "pending": "the portal (#24)",
+    },
+    {
+        "name": "portal_booking",
+        "label": "GET /portal/ booking page",
+        "kind": "read",
+        "pending": "the portal (#24)",
+    },
+]
+R2_READS = [row["name"] for row in R2_ROWS if row["kind"] == "read" and "pending" not in row]
 LABELS = {
     CEILING: "GET bench-ceiling/ (ceiling: no-op DRF)",
     "healthz": "GET /healthz (reference: middleware only)",
@@ -73,6 +116,7 @@ LABELS = {
     "fhir_slots": "GET /fhir/R4/Slot?schedule (public, 14 d)",
     "fhir_find": "GET /fhir/R4/Appointment/$find (14 d)",
     BOOKING: "POST appointments/ (distinct blocks)",
+    **{row["name"]: row["label"] for row in R2_ROWS},
 }
 
 
@@ -96,6 +140,8 @@ def server_environment(database_url: str) -> dict[str, str]:
             "AUDIT_CHAIN_KEY": "bench-audit-chain-key",
             "EMAIL_URL": "dummymail://",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            # Round 2 requires it without DEBUG (links in mails); nothing is mailed here.
+            "PUBLIC_BASE_URL": "http://127.0.0.1",
             "SECURE_SSL_REDIRECT": "false",
             "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13"),
             "THROTTLE_LOGIN": unlimited,
@@ -104,6 +150,9 @@ def server_environment(database_url: str) -> dict[str, str]:
             "THROTTLE_PASSWORD_CHANGE": unlimited,
             "THROTTLE_BOOKING": unlimited,
             "THROTTLE_FHIR_FIND": unlimited,
+            "THROTTLE_HOLD": unlimited,
+            "THROTTLE_CALENDAR_FEED": unlimited,
+            "HOLD_MAX_PER_PATIENT": "20",
             # Tokens are minted before the runs; they must outlive all of them.
             "JWT_ACCESS_MINUTES": "240",
             "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "bench")]),
@@ -261,7 +310,10 @@ def http(method: str, url: str, *, token: str | None = None, body: dict | None =
         request.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"null")
+            raw = response.read() or b"null"
+            if not response.headers.get("Content-Type", "").startswith("application/json"):
+                return response.status, raw.decode(errors="replace")  # a calendar feed
+            return response.status, json.loads(raw)
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode(errors="replace")
 
@@ -277,7 +329,7 @@ def login(base: str, email: str) -> str:
     return body["access"]
 
 
-def build_plan(base: str, *, threads: int, max_bookings: int, plan_file: Path) -> dict:
+def build_plan(base: str, *, threads: int, max_bookings: int, plan_files: dict[str, Path]) -> dict:
     """Endpoints and tokens for the reads (logins over HTTP, like a client) and the booking
     plan: per wrk thread its own doctors, their own patients (tokens minted in-process with
     the server's key: hundreds of logins would take longer than the run) and free blocks, at
@@ -327,15 +379,19 @@ def build_plan(base: str, *, threads: int, max_bookings: int, plan_file: Path) -
     }
 
     cap = settings.MAX_ACTIVE_APPOINTMENTS_PER_PATIENT
+    hold_cap = settings.HOLD_MAX_PER_PATIENT
     earliest = now + datetime.timedelta(days=2)
     scale_doctors = list(
         User.objects.filter(role=User.Role.DOCTOR, email__endswith="@scale.medappt").order_by(
             "email"
         )
     )
-    per_doctor: list[list[tuple[str, int]]] = []
+    # Three plans over disjoint blocks: bookings (even patients), keyed bookings (odd
+    # patients; each has its own room under the cap), holds (every patient, blocks from the
+    # far end of the doctor's calendar; holds take no room under the cap).
+    per_doctor: dict[str, list[list[tuple[str, int]]]] = {BOOKING: [], KEYED_BOOKING: [], HOLD: []}
     for index, scale_doctor in enumerate(scale_doctors):
-        patients = (
+        patients = list(
             User.objects.filter(email__startswith=f"patient{index:05d}-")
             .exclude(email=patient_email)  # keep the measured patient list as seeded
             .annotate(
@@ -343,44 +399,137 @@ def build_plan(base: str, *, threads: int, max_bookings: int, plan_file: Path) -
             )
             .order_by("email")
         )
-        slots = [(user, cap - user.active) for user in patients if user.active < cap]
-        room = sum(free for _, free in slots)
         blocks = list(
             TimeBlock.objects.filter(
                 doctor=scale_doctor, withdrawn_at__isnull=True, start__gte=earliest
             )
             .exclude(appointments__status__in=ACTIVE_STATUSES)
             .order_by("start")
-            .values_list("pk", flat=True)[:room]
+            .values_list("pk", flat=True)
         )
-        tokens = {user.pk: str(AccessToken.for_user(user)) for user, _ in slots}
-        jobs, left = [], {user.pk: free for user, free in slots}
-        while blocks and left:
-            for user_pk in list(left):
-                if not blocks:
-                    break
-                jobs.append((tokens[user_pk], blocks.pop(0)))
-                left[user_pk] -= 1
-                if not left[user_pk]:
-                    del left[user_pk]
-        per_doctor.append(jobs)
+        tokens = {user.pk: str(AccessToken.for_user(user)) for user in patients}
+        held = blocks[::-1][: hold_cap * len(patients)]
+        blocks = blocks[: len(blocks) - len(held)]
+        for name, own in ((BOOKING, patients[0::2]), (KEYED_BOOKING, patients[1::2])):
+            left = {user.pk: cap - user.active for user in own if user.active < cap}
+            jobs = []
+            while blocks and left:
+                for user_pk in list(left):
+                    if not blocks:
+                        break
+                    jobs.append((tokens[user_pk], blocks.pop(0)))
+                    left[user_pk] -= 1
+                    if not left[user_pk]:
+                        del left[user_pk]
+            per_doctor[name].append(jobs)
+        per_doctor[HOLD].append(
+            [(tokens[patients[n % len(patients)].pk], block) for n, block in enumerate(held)]
+        )
 
     # Doctor i belongs to wrk thread i % threads; a thread walks its doctors round-robin, so
     # the requests it has in flight are for different doctors and patients.
-    lines = []
-    per_thread = max(1, max_bookings // threads)
-    for thread in range(threads):
-        own = [jobs for index, jobs in enumerate(per_doctor) if index % threads == thread]
-        taken = 0
-        for position in range(max((len(jobs) for jobs in own), default=0)):
-            for jobs in own:
-                if position < len(jobs) and taken < per_thread:
-                    token, block = jobs[position]
-                    lines.append(f"{thread} {token} {block}")
-                    taken += 1
-    plan_file.write_text("\n".join(lines) + "\n")
+    planned = {}
+    for name, jobs_of in per_doctor.items():
+        lines = []
+        per_thread = max(1, max_bookings // threads)
+        for thread in range(threads):
+            own = [jobs for index, jobs in enumerate(jobs_of) if index % threads == thread]
+            taken = 0
+            for position in range(max((len(jobs) for jobs in own), default=0)):
+                for jobs in own:
+                    if position < len(jobs) and taken < per_thread:
+                        token, block = jobs[position]
+                        lines.append(f"{thread} {token} {block}")
+                        taken += 1
+        plan_files[name].write_text("\n".join(lines) + "\n")
+        planned[name] = len(lines)
+
+    # The round-2 reads: a scale doctor's day, the admin's statistics, a patient's feed.
+    from formats.services import calendar_feed_create
+
+    patient = User.objects.get(email=patient_email)
+    _, feed_token = calendar_feed_create(actor=patient, name="bench")
+    today = now.date()
+    stats_window = {
+        "from": (today - datetime.timedelta(days=30)).isoformat(),
+        "to": today.isoformat(),
+    }
+    endpoints.update(
+        {
+            HOLD: {"path": "/api/v1/holds/"},
+            KEYED_BOOKING: {"path": "/api/v1/appointments/"},
+            "day_view": {"path": "/api/v1/day/", "token": str(AccessToken.for_user(doctor))},
+            "stats": {
+                "path": "/api/v1/stats/appointments/?" + urllib.parse.urlencode(stats_window),
+                "token": endpoints["admin_list"]["token"],
+            },
+            "calendar_feed": {"path": f"/calendar/{feed_token}.ics", "text": True},
+        }
+    )
     connections.close_all()
-    return {"endpoints": endpoints, "bookings_planned": len(lines)}
+    return {"endpoints": endpoints, "planned": planned}
+
+
+def measure_waitlist_rounds(
+    database_url: str, *, doctors: int = 10, blocks_per_doctor: int = 3
+) -> dict:
+    """CPU per waitlist round, in this process: for `doctors` scale doctors (1, 2, ...), six
+    of their patients wait for them over the next 60 days; then `waitlist_process_block` runs
+    on free blocks of theirs (what the job does when a block frees up: pick the candidates,
+    then one transaction that locks them, holds the block, writes the offers, their audit
+    events and mails). CPU: this process plus its PostgreSQL backend."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from accounts.models import User
+    from core.exceptions import Conflict
+    from scheduling import selectors
+    from scheduling.seeding import SCALE_EMAIL
+    from scheduling.services import waitlist_entry_create, waitlist_process_block
+
+    now = timezone.now()
+    today = timezone.localdate()
+    block_ids = []
+    for index in range(1, doctors + 1):
+        doctor = User.objects.filter(email=SCALE_EMAIL.format(index=index)).first()
+        if doctor is None:
+            break
+        for patient in User.objects.filter(email__startswith=f"patient{index:05d}-")[:6]:
+            with contextlib.suppress(Conflict):  # already waiting (a re-run, same database)
+                waitlist_entry_create(
+                    actor=patient,
+                    patient=patient,
+                    doctor=doctor,
+                    date_from=today,
+                    date_to=today + datetime.timedelta(days=60),
+                )
+        block_ids += list(
+            selectors.time_block_list_bookable(start=now + datetime.timedelta(days=2))
+            .filter(doctor=doctor, start__lt=now + datetime.timedelta(days=59))
+            .order_by("start")
+            .values_list("pk", flat=True)[:blocks_per_doctor]
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    tick = os.sysconf("SC_CLK_TCK")
+    db_before, app_before = _cpu_ticks(backend), time.process_time()
+    rounds = offers = 0
+    for block_id in block_ids:
+        made = waitlist_process_block(block_id=block_id)
+        offers += made
+        rounds += made > 0
+    app = time.process_time() - app_before
+    db = (_cpu_ticks(backend) - db_before) / tick
+    per_round = (app + db) * 1000 / max(rounds, 1)
+    return {
+        "rounds": rounds,
+        "offers": offers,
+        "blocks_tried": len(block_ids),
+        "cpu_app_ms_per_round": round(app * 1000 / max(rounds, 1), 2),
+        "cpu_db_ms_per_round": round(db * 1000 / max(rounds, 1), 2),
+        "cpu_ms_per_round": round(per_round, 2),
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -551,9 +700,12 @@ def run_scale(args, env: dict[str, str], doctors: int) -> dict:
     )
     try:
         django_setup(env)
-        plan_file = RESULTS / f"booking-plan-{doctors}.txt"
+        plan_files = {
+            name: RESULTS / f"{name.replace('_', '-')}-plan-{doctors}.txt"
+            for name in (BOOKING, KEYED_BOOKING, HOLD)
+        }
         plan = build_plan(
-            base, threads=args.threads, max_bookings=args.max_bookings, plan_file=plan_file
+            base, threads=args.threads, max_bookings=args.max_bookings, plan_files=plan_files
         )
         endpoints = plan["endpoints"]
         meter = CpuMeter(server, args.database_url)
@@ -570,9 +722,30 @@ def run_scale(args, env: dict[str, str], doctors: int) -> dict:
                 result[f"cpu_{kind}_ms_per_request"] = round(seconds * 1000 / result["requests"], 2)
             return result
 
+        def measure_writes(name: str, extra_env: dict[str, str]) -> dict:
+            plan_env = {"BENCH_PLAN": str(plan_files[name]), "BENCH_THREADS": str(args.threads)}
+            result = measure(name, "book.lua", {**plan_env, **extra_env}, warmup=False)
+            created = result["status"].get("201", 0)
+            result["planned"] = plan["planned"][name]
+            result["created"] = created
+            result["conflicts_409"] = result["status"].get("409", 0)
+            result["server_errors_5xx"] = sum(
+                n for code, n in result["status"].items() if int(code) >= 500
+            )
+            result["other_non_2xx"] = (
+                sum(n for code, n in result["status"].items() if int(code) >= 300 and code != "409")
+                - result["server_errors_5xx"]
+            )
+            result["bookings_per_s"] = round(created / result["seconds"], 1)
+            # CPU per successful write: what the 409s of a used-up plan cost is charged to it.
+            total = result["cpu_app_ms_per_request"] + result["cpu_db_ms_per_request"]
+            result["cpu_ms_per_created"] = round(total * result["requests"] / max(created, 1), 2)
+            print(f"  {LABELS[name]:<44} {result['bookings_per_s']:>8.1f} created/s")
+            return result
+
         print(f"  load average before the runs: {os.getloadavg()[0]:.2f}")
         check_same_answer(base, endpoints, "patient_list_floor", "patient_list")
-        for name in [CEILING, *FLOORS, *READS]:
+        for name in [CEILING, *FLOORS, *READS, *R2_READS]:
             endpoint = endpoints[name]
             status, body = http("GET", base + endpoint["path"], token=endpoint.get("token"))
             if status != endpoint.get("expect", 200):
@@ -583,22 +756,15 @@ def run_scale(args, env: dict[str, str], doctors: int) -> dict:
                 body.get("count", body.get("total")) if isinstance(body, dict) else None
             )
             print(f"  {LABELS[name]:<44} {results[name]['rps']:>8.1f} req/s")
-        plan_env = {"BENCH_PLAN": str(plan_file), "BENCH_THREADS": str(args.threads)}
-        booking = measure(BOOKING, "book.lua", plan_env, warmup=False)
-        created = booking["status"].get("201", 0)
-        booking["bookings_planned"] = plan["bookings_planned"]
-        booking["created"] = created
-        booking["conflicts_409"] = booking["status"].get("409", 0)
-        booking["server_errors_5xx"] = sum(
-            n for code, n in booking["status"].items() if int(code) >= 500
+        results[BOOKING] = measure_writes(BOOKING, {})
+        tag = {"BENCH_RUN_TAG": f"{doctors}-{int(time.time())}"}
+        results[KEYED_BOOKING] = measure_writes(KEYED_BOOKING, {"BENCH_KEYED": "1", **tag})
+        results[HOLD] = measure_writes(HOLD, {"BENCH_KIND": "hold"})
+        results[WAITLIST_ROUND] = measure_waitlist_rounds(args.database_url)
+        print(
+            f"  {LABELS[WAITLIST_ROUND]:<44} {results[WAITLIST_ROUND]['rounds']:>8} rounds, "
+            f"{results[WAITLIST_ROUND]['cpu_ms_per_round']:.2f} ms CPU each"
         )
-        booking["other_non_2xx"] = (
-            sum(n for code, n in booking["status"].items() if int(code) >= 300 and int(code) != 409)
-            - booking["server_errors_5xx"]
-        )
-        booking["bookings_per_s"] = round(created / booking["seconds"], 1)
-        results[BOOKING] = booking
-        print(f"  {LABELS[BOOKING]:<44} {booking['bookings_per_s']:>8.1f} bookings/s")
         # The ceiling once more at the end: the ratios use the mean of both, so load that
         # drifts over the run (a shared machine) weighs on both sides alike.
         again = measure(CEILING, "read.lua", {"BENCH_TOKEN": ""}, warmup=False)
@@ -635,13 +801,20 @@ def _verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
+def _cpu_per_request(result: dict) -> float:
+    if "cpu_ms_per_round" in result:
+        return result["cpu_ms_per_round"]
+    if "cpu_ms_per_created" in result:
+        return result["cpu_ms_per_created"]
+    return result.get("cpu_app_ms_per_request", 0) + result.get("cpu_db_ms_per_request", 0)
+
+
 def evaluate(run: dict) -> list[dict]:
     results = run["results"]
     ceiling = results[CEILING]["rps"]
     checks = []
-    for name in READS:
-        r = results[name]
-        ratio = r["rps"] / ceiling
+    for name in PUBLIC_READS:
+        ratio = results[name]["rps"] / ceiling
         checks.append(
             {
                 "target": f"{name}: req/s >= {READ_VS_CEILING:.0%} of ceiling",
@@ -649,6 +822,22 @@ def evaluate(run: dict) -> list[dict]:
                 "pass": ratio >= READ_VS_CEILING,
             }
         )
+    floor = results["patient_list_floor"]["rps"]
+    shares = (("patient_list", PATIENT_LIST_VS_FLOOR), ("admin_list", ADMIN_LIST_VS_FLOOR))
+    for name, share in shares:
+        ratio = results[name]["rps"] / floor
+        cpu_ratio = _cpu_per_request(results["patient_list_floor"]) / _cpu_per_request(
+            results[name]
+        )
+        checks.append(
+            {
+                "target": f"{name}: req/s >= {share:.0%} of the raw-SQL floor's",
+                "value": f"{ratio:.0%} (by CPU per request: {cpu_ratio:.0%})",
+                "pass": ratio >= share,
+            }
+        )
+    for name in [*READS, *R2_READS]:
+        r = results[name]
         spread = r["p99_ms"] / r["p50_ms"]
         checks.append(
             {
@@ -659,22 +848,32 @@ def evaluate(run: dict) -> list[dict]:
         )
         bad = sum(n for code, n in r["status"].items() if code != "200") + r["socket_errors"]
         checks.append({"target": f"{name}: every response 200", "value": bad, "pass": bad == 0})
-    booking = results[BOOKING]
-    ratio = booking["bookings_per_s"] / ceiling
+    ceiling_cpu = _cpu_per_request(results[CEILING])
+    booking_cpu = _cpu_per_request(results[BOOKING])
     checks.append(
         {
-            "target": f"booking: bookings/s >= {BOOKING_VS_CEILING:.0%} of ceiling",
-            "value": f"{ratio:.0%}",
-            "pass": ratio >= BOOKING_VS_CEILING,
+            "target": f"booking: CPU per booking <= {BOOKING_CPU_VS_CEILING:g} x the ceiling's",
+            "value": f"{booking_cpu / ceiling_cpu:.1f} x ({booking_cpu:.2f} vs {ceiling_cpu:.2f})",
+            "pass": booking_cpu <= BOOKING_CPU_VS_CEILING * ceiling_cpu,
         }
     )
+    keyed_cpu = _cpu_per_request(results[KEYED_BOOKING])
     checks.append(
         {
-            "target": "booking: zero 5xx",
-            "value": booking["server_errors_5xx"],
-            "pass": booking["server_errors_5xx"] == 0 and booking["socket_errors"] == 0,
+            "target": f"keyed booking: CPU <= {KEYED_OVER_UNKEYED_CPU:g} x an unkeyed one's",
+            "value": f"{keyed_cpu / booking_cpu:.2f} x",
+            "pass": keyed_cpu <= KEYED_OVER_UNKEYED_CPU * booking_cpu,
         }
     )
+    for name in (BOOKING, KEYED_BOOKING, HOLD):
+        r = results[name]
+        checks.append(
+            {
+                "target": f"{name}: zero 5xx",
+                "value": r["server_errors_5xx"],
+                "pass": r["server_errors_5xx"] == 0 and r["socket_errors"] == 0,
+            }
+        )
     return checks
 
 
@@ -684,14 +883,20 @@ def flatness(runs: dict[str, dict]) -> list[dict]:
         return []
     small, large = runs[scales[0]], runs[scales[-1]]
     checks = []
-    for name in [*READS, BOOKING]:
-        growth = large["results"][name]["p50_ms"] / small["results"][name]["p50_ms"]
+    for name in [*READS, BOOKING, *R2_READS, KEYED_BOOKING, HOLD, WAITLIST_ROUND]:
+        if name not in small["results"] or name not in large["results"]:
+            continue
         cpu_growth = _cpu_per_request(large["results"][name]) / max(
             _cpu_per_request(small["results"][name]), 1e-9
         )
+        if name == WAITLIST_ROUND:  # no latency distribution: CPU per round instead
+            growth, what = cpu_growth, "CPU per round"
+        else:
+            growth = large["results"][name]["p50_ms"] / small["results"][name]["p50_ms"]
+            what = "p50"
         checks.append(
             {
-                "target": f"{name}: p50 at N={scales[-1]} <= {P50_GROWTH:g} x p50 at N={scales[0]}",
+                "target": f"{name}: {what} at N={scales[-1]} <= {P50_GROWTH:g} x N={scales[0]}",
                 "value": f"{growth:.2f} x (CPU per request: {cpu_growth:.2f} x)",
                 "pass": growth <= P50_GROWTH,
             }
@@ -699,21 +904,20 @@ def flatness(runs: dict[str, dict]) -> list[dict]:
     return checks
 
 
-def _cpu_per_request(result: dict) -> float:
-    return result.get("cpu_app_ms_per_request", 0) + result.get("cpu_db_ms_per_request", 0)
-
-
 def print_run(run: dict) -> None:
     results = run["results"]
     ceiling = results[CEILING]["rps"]
-    print(f"\nN = {run['doctors']} doctors (seed: {run['seed_seconds'] or 'reused'} s)")
+    load = run.get("load_average_1m")
+    seed = run["seed_seconds"] or "reused"
+    print(f"\nN = {run['doctors']} doctors (seed: {seed} s, load average {load})")
     columns = ("req/s", "vs ceil", "p50 ms", "p99 ms", "p99/p50", "cpu app", "cpu db", "cpu vs")
     print(f"{'endpoint':<46}" + "".join(f"{column:>9}" for column in columns) + "  status")
-    for name in [CEILING, *FLOORS, *READS, BOOKING]:
+    writes = (BOOKING, KEYED_BOOKING, HOLD)
+    for name in [CEILING, *FLOORS, *READS, BOOKING, *R2_READS, KEYED_BOOKING, HOLD]:
         r = results.get(name)
         if r is None:
             continue
-        rps = r["bookings_per_s"] if name == BOOKING else r["rps"]
+        rps = r["bookings_per_s"] if name in writes else r["rps"]
         codes = " ".join(f"{code}:{n}" for code, n in r["status"].items())
         print(
             f"{LABELS[name]:<46}{rps:>9.1f}{rps / ceiling:>9.0%}{r['p50_ms']:>9.2f}"
@@ -722,20 +926,30 @@ def print_run(run: dict) -> None:
             f"{_cpu_per_request(results[CEILING]) / max(_cpu_per_request(r), 1e-9):>9.0%}"
             f"  {codes}"
         )
+    waitlist = results.get(WAITLIST_ROUND)
+    if waitlist:
+        print(
+            f"{LABELS[WAITLIST_ROUND]:<46}{waitlist['rounds']:>9} rounds, "
+            f"{waitlist['offers']} offers, CPU per round {waitlist['cpu_app_ms_per_round']:.2f}"
+            f" app + {waitlist['cpu_db_ms_per_round']:.2f} db ms"
+        )
+    for row in R2_ROWS:
+        if "pending" in row:
+            print(f"{row['label']:<46}  pending: {row['pending']}")
     first, last = results[CEILING].get("rps_first"), results[CEILING].get("rps_last")
     if first:
         print(f"ceiling: {first} req/s before the runs, {last} after; the ratios use the mean")
     print(
         "cpu app / cpu db: CPU ms per request of gunicorn and of PostgreSQL; cpu vs: the "
-        "ceiling's CPU per request over the endpoint's (the req/s ratio a CPU-bound quiet "
-        "machine would show; informational)"
+        "ceiling's CPU per request over the endpoint's (per successful write for the writes)"
     )
-    booking = results[BOOKING]
-    print(
-        f"booking: {booking['created']} created of {booking['requests']} requests "
-        f"({booking['bookings_planned']} planned), 409: {booking['conflicts_409']}, "
-        f"5xx: {booking['server_errors_5xx']}, other non-2xx: {booking['other_non_2xx']}"
-    )
+    for name in writes:
+        r = results[name]
+        print(
+            f"{name}: {r['created']} created of {r['requests']} requests ({r['planned']} "
+            f"planned), 409: {r['conflicts_409']}, 5xx: {r['server_errors_5xx']}, other "
+            f"non-2xx: {r['other_non_2xx']}; CPU per created {r['cpu_ms_per_created']:.2f} ms"
+        )
 
 
 def print_checks(title: str, checks: list[dict]) -> None:

@@ -9,10 +9,11 @@ on commit. Without one registered the events simply wait in the table.
 from __future__ import annotations
 
 import datetime
+import json
 import uuid
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core.jobs import enqueue
@@ -31,17 +32,43 @@ def outbox_record(*, type: str, data: dict[str, Any]) -> OutboxEvent:
     """Insert one event in the current transaction; its envelope carries its own seq."""
     event_id = uuid.uuid4()
     now = timezone.now()
-    event = OutboxEvent.objects.create(event_id=event_id, type=type, created_at=now)
-    event.payload = {
-        "id": str(event_id),
-        "seq": event.pk,
-        "type": type,
-        "created": _iso(now),
-        "data": data,
-    }
-    event.save(update_fields=["payload"])
+    payload = {"id": str(event_id), "seq": None, "type": type, "created": _iso(now), "data": data}
+    if connection.vendor == "postgresql":
+        event = _insert_with_seq(event_id=event_id, type=type, created_at=now, payload=payload)
+    else:
+        event = OutboxEvent.objects.create(event_id=event_id, type=type, created_at=now)
+        event.payload = {**payload, "seq": event.pk}
+        event.save(update_fields=["payload"])
     for name in _dispatchers:
         enqueue(name)
+    return event
+
+
+# One statement instead of an INSERT and the UPDATE of the envelope's seq (#25): the id is
+# drawn from the table's identity sequence first and written into both the row and its
+# payload. The stored jsonb is the same as the two statements' (jsonb keeps no key order).
+_OUTBOX_TABLE = OutboxEvent._meta.db_table
+# The table name comes from the model; every value is a parameter.
+_INSERT_WITH_SEQ = f"""
+    WITH next AS (SELECT nextval(pg_get_serial_sequence('{_OUTBOX_TABLE}', 'id')) AS id)
+    INSERT INTO {_OUTBOX_TABLE} (id, event_id, type, payload, created_at)
+    SELECT next.id, %s, %s, jsonb_set(%s::jsonb, '{{seq}}', to_jsonb(next.id)), %s FROM next
+    RETURNING id
+"""  # noqa: S608
+
+
+def _insert_with_seq(
+    *, event_id: uuid.UUID, type: str, created_at: datetime.datetime, payload: dict[str, Any]
+) -> OutboxEvent:
+    field = OutboxEvent._meta.get_field("payload")
+    encoded = json.dumps(payload, cls=field.encoder)
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_WITH_SEQ, [event_id, type, encoded, created_at])
+        (pk,) = cursor.fetchone()
+    event = OutboxEvent(
+        pk=pk, event_id=event_id, type=type, created_at=created_at, payload={**payload, "seq": pk}
+    )
+    event._state.adding = False
     return event
 
 

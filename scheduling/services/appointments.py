@@ -7,7 +7,7 @@ import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import BooleanField, ExpressionWrapper
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
@@ -28,7 +28,7 @@ from core.exceptions import (
     TOO_MANY_ACTIVE,
     Conflict,
 )
-from core.locking import actor_id, lock_users, service_transaction
+from core.locking import actor_id, constrained_write, lock_users, service_transaction
 from core.roles import CLINIC_ROLES
 from scheduling import notifications, selectors
 from scheduling.models import (
@@ -64,9 +64,11 @@ def _lock_block_for_booking(block: TimeBlock) -> TimeBlock:
     lies in an active leave (`on_leave`): the check costs no extra query.
     """
     try:
+        # The doctor's profile comes along (a LEFT JOIN, not locked): the booking's mails and
+        # its answer show the doctor's location and time zone without another query (#25).
         return (
             TimeBlock.objects.select_for_update(of=("self",))
-            .select_related("doctor")
+            .select_related("doctor", "doctor__doctor_profile")
             .annotate(
                 on_leave=ExpressionWrapper(selectors.in_active_leave(), output_field=BooleanField())
             )
@@ -76,8 +78,42 @@ def _lock_block_for_booking(block: TimeBlock) -> TimeBlock:
         raise ValidationError({"time_block": [gettext("Unknown time block.")]}) from error
 
 
-def _check_bookable(block: TimeBlock, *, now: datetime.datetime) -> None:
-    """The booking rules about the block itself and its doctor (§4 book)."""
+# Names from the model, quoted for both engines; every value is a parameter. Three scalar
+# subqueries, so each takes its own index whatever the planner thinks of an OR.
+_ACTIVE = f'"status" IN ({", ".join(["%s"] * len(ACTIVE_STATUSES))})'
+_APPOINTMENTS = f'"{Appointment._meta.db_table}"'
+_BOOKING_FACTS_SQL = f"""
+    SELECT (SELECT COUNT(*) FROM {_APPOINTMENTS} WHERE "time_block_id" = %s AND {_ACTIVE}),
+           (SELECT COUNT(*) FROM {_APPOINTMENTS} WHERE "patient_id" = %s AND {_ACTIVE}
+               AND "start" < %s AND "end" > %s),
+           (SELECT COUNT(*) FROM {_APPOINTMENTS} WHERE "patient_id" = %s AND {_ACTIVE})
+"""  # noqa: S608
+
+
+def _booking_facts(*, block: TimeBlock, patient_id: int) -> dict[str, int]:
+    """What the booking rules read once the block is locked, in one statement (#25): the
+    block's active appointments (`taken`), the patient's active ones overlapping it
+    (`overlapping`) and all of the patient's active ones (`active`). Run after the block's
+    lock, so it sees every booking committed before it, as the three reads it replaces did.
+
+    Hand-written (the same on PostgreSQL and SQLite): the ORM spent more CPU compiling the
+    aggregate than the three statements cost together. Its plan takes the active-per-block
+    index and the patient's (patient, start, id) index (test_query_plans)."""
+    sql = _BOOKING_FACTS_SQL
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [block.pk, *ACTIVE_STATUSES, patient_id, *ACTIVE_STATUSES]
+    params += [adapt(block.end), adapt(block.start), patient_id, *ACTIVE_STATUSES]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        taken, overlapping, active = cursor.fetchone()
+    return {"taken": taken, "overlapping": overlapping, "active": active}
+
+
+def _check_bookable(
+    block: TimeBlock, *, now: datetime.datetime, facts: dict[str, int] | None = None
+) -> None:
+    """The booking rules about the block itself and its doctor (§4 book). `facts`
+    (`_booking_facts`) spares the read of whether the block is taken."""
     if block.withdrawn_at is not None:
         raise Conflict(BLOCK_WITHDRAWN, gettext("This time block is no longer offered."))
     if block.start <= now:
@@ -94,20 +130,36 @@ def _check_bookable(block: TimeBlock, *, now: datetime.datetime) -> None:
         raise Conflict(DOCTOR_UNAVAILABLE, gettext("This doctor is not taking appointments."))
     if block.on_leave:  # annotated by _lock_block_for_booking
         raise Conflict(DOCTOR_ON_LEAVE, gettext("The doctor is on leave at this time."))
-    if block.appointments.filter(status__in=ACTIVE_STATUSES).exists():
+    if facts is not None:
+        taken = facts["taken"] > 0
+    else:
+        taken = block.appointments.filter(status__in=ACTIVE_STATUSES).exists()
+    if taken:
         raise Conflict(SLOT_TAKEN, gettext("This time block is already booked."))
 
 
 def _check_patient_free(
-    *, patient: User, start, end, exclude_id: int | None = None, count: bool = True
+    *,
+    patient: User,
+    start,
+    end,
+    exclude_id: int | None = None,
+    count: bool = True,
+    facts: dict[str, int] | None = None,
 ) -> None:
+    """The patient has no active appointment overlapping [start, end) and (with `count`)
+    room under the cap. `facts` (`_booking_facts` of the same block) spares both reads."""
     active = Appointment.objects.filter(patient=patient, status__in=ACTIVE_STATUSES)
     if exclude_id is not None:
         active = active.exclude(pk=exclude_id)
-    if active.filter(start__lt=end, end__gt=start).exists():
+    if facts is not None:
+        overlapping = facts["overlapping"] > 0
+    else:
+        overlapping = active.filter(start__lt=end, end__gt=start).exists()
+    if overlapping:
         raise Conflict(PATIENT_OVERLAP, gettext("You already have an appointment at that time."))
     limit = settings.MAX_ACTIVE_APPOINTMENTS_PER_PATIENT
-    if count and active.count() >= limit:
+    if count and (facts["active"] if facts is not None else active.count()) >= limit:
         message = gettext("At most %(limit)d active appointments at a time.") % {"limit": limit}
         raise Conflict(TOO_MANY_ACTIVE, message)
 
@@ -138,11 +190,12 @@ def appointment_book(
     check_bookable_patient(patient)
     block = _lock_block_for_booking(time_block)
     now = timezone.now()
-    _check_bookable(block, now=now)
+    facts = _booking_facts(block=block, patient_id=patient.pk)  # one read for three rules
+    _check_bookable(block, now=now, facts=facts)
     held = hold_rules.hold_for_booking(block=block, patient_id=patient.pk, named=hold, now=now)
-    _check_patient_free(patient=patient, start=block.start, end=block.end)
+    _check_patient_free(patient=patient, start=block.start, end=block.end, facts=facts)
     try:
-        with transaction.atomic():
+        with constrained_write():  # a savepoint only when an outer transaction goes on
             appointment = Appointment.objects.create(
                 patient=patient,
                 doctor=block.doctor,

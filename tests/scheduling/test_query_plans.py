@@ -267,3 +267,21 @@ def test_availability_anti_joins_leaves_through_the_active_leave_index(clinic, a
     assert_index(blocks, "leave_active_doctor_end_idx")
     for plan in blocks:
         assert "Seq Scan on scheduling_leave" not in plan, plan
+
+
+def test_the_booking_rules_read_uses_the_block_and_patient_indexes(clinic):
+    """The one statement of a booking's three rules (#25): three scalar subqueries with the
+    same conditions as the three reads it replaced, each through an index."""
+    from scheduling.services.appointments import _BOOKING_FACTS_SQL
+
+    doctors, patients = clinic
+    block = TimeBlockFactory(doctor=doctors[0], start=timezone.now() + 40 * DAY)
+    active = ["pending", "confirmed", "arrived"]
+    params = [block.pk, *active, patients[0].pk, *active, block.end, block.start]
+    params += [patients[0].pk, *active]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {_BOOKING_FACTS_SQL}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Seq Scan" not in plan, plan
+    assert "Index Only Scan using appointment_one_active_per_block" in plan, plan
