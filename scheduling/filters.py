@@ -52,8 +52,10 @@ VISIT_TYPE_HELP = "A visit type's id or slug, or `general` (untagged); unknown: 
 class VisitTypeField(forms.CharField):
     """`?visit_type=<id|slug|general>`: the type (or GENERAL_VISIT_TYPE); unknown is a 400."""
 
-    def to_python(self, value):
-        value = super().to_python(value)
+    def clean(self, value):
+        # CharField's own checks first: its validators refuse a NUL character, which
+        # PostgreSQL cannot compare (a 500 if it reached the lookup below).
+        value = super().clean(value)
         if value in (None, ""):
             return None
         resolved = visit_type_resolve(value)

@@ -25,6 +25,8 @@ OFFERS_ATTR = "fhir_visit_type_offers"  # prefetched by formats.fhir.selectors
 def parse(value: str) -> str:
     """A slug from `slug` or `urn:medappt:visit-type|slug` (a token search value)."""
     text = value.strip()
+    if not text.isprintable():
+        return ""  # a control character (NUL included) names no type: matches nothing
     if "|" in text:
         system, _, text = text.partition("|")
         if system and system != SYSTEM:

@@ -80,7 +80,16 @@ def test_a_doctors_free_slots_read_the_doctor_start_index(clinic, anon_client):
 
 
 def test_every_doctors_free_slots_read_the_start_index(clinic, anon_client):
-    assert_index(on_blocks(plans_of(anon_client, "/fhir/R4/Slot")), "time_block_start_idx")
+    # Either index with `start` in its condition (the planner picks by statistics: on this
+    # small clinic the leave anti-joins may tip it to the doctor-start one); never a scan.
+    plans = on_blocks(plans_of(anon_client, "/fhir/R4/Slot"))
+    pattern = re.compile(
+        r"Index[^\n]* (time_block_start_idx|time_block_doctor_start_unique)\b[^\n]*\n"
+        r"[^\n]*Index Cond: [^\n]*start >="
+    )
+    for plan in plans:
+        assert pattern.search(plan), plan
+        assert "Seq Scan on scheduling_timeblock" not in plan, plan
 
 
 def test_staff_slot_statuses_read_the_doctor_start_index(clinic, staff):

@@ -95,3 +95,11 @@ def test_a_slot_inside_a_leave_is_busy_unavailable_and_never_free(anon_client, s
     assert ids(public) == [str(free.pk)]
     statuses = {r["id"]: r["status"] for r in resources(clinic, "Slot")}
     assert statuses == {str(free.pk): "free", str(inside.pk): "busy-unavailable"}
+
+
+def test_a_control_character_in_service_type_matches_nothing(anon_client, doctor, follow_up):
+    TimeBlockFactory(doctor=doctor, visit_type=follow_up)
+
+    bundle = fhir_get(anon_client, f"Slot?schedule={doctor.pk}&service-type=follow%00up")
+
+    assert ids(bundle) == []

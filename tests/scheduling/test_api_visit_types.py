@@ -536,3 +536,20 @@ def test_offer_changes_reach_the_cached_directory(
     assert response.status_code == 200
 
     assert anon_client.get(url).json()["visit_types"] == [visit_type.pk]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/doctors/?visit_type=a%00b",
+        "/api/v1/doctors/{doctor}/availability/?visit_type=%00",
+        "/api/v1/time-blocks/?visit_type=follow%00up",
+        "/api/v1/appointments/?visit_type=%00",
+    ],
+)
+def test_a_nul_character_in_visit_type_is_a_400_not_a_500(path, doctor, clinic_admin_client):
+    """Found by the fuzz run on PostgreSQL, which cannot compare a NUL character."""
+    response = clinic_admin_client.get(path.format(doctor=doctor.pk))
+
+    assert response.status_code == 400, response.content
+    assert "visit_type" in response.json()
