@@ -43,7 +43,8 @@ SELECT a.id, a.patient_id, a.doctor_id, a.time_block_id, a.start, a."end", a.sta
        a.reason, a.notes, a.cancellation_reason, a.cancelled_by_id, a.rescheduled_from_id,
        d.first_name, d.last_name, p.first_name, p.last_name, dp.location, dp.timezone,
        a.created_at, a.updated_at, a.confirmed_at, a.cancelled_at, a.completed_at,
-       a.cancellation_code, count(*) OVER (), a.arrived_at, a.seen_at, a.checked_in_by_id
+       a.cancellation_code, count(*) OVER (), a.arrived_at, a.seen_at, a.checked_in_by_id,
+       a.visit_type_id
   FROM scheduling_appointment a
   JOIN accounts_user p ON p.id = a.patient_id
   JOIN accounts_user d ON d.id = a.doctor_id
@@ -82,6 +83,7 @@ class PatientListFloorView(APIView):
                 "patient": r[1],
                 "doctor": r[2],
                 "time_block": r[3],
+                "visit_type": r[28],
                 "start": utc_iso(r[4]),
                 "end": utc_iso(r[5]),
                 "status": r[6],

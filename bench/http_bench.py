@@ -82,25 +82,17 @@ R2_ROWS = [
     {"name": "stats", "label": "GET stats/appointments/ (admin, 30 d)", "kind": "read"},
     {"name": "calendar_feed", "label": "GET /calendar/<token>.ics (patient)", "kind": "read"},
     {"name": WAITLIST_ROUND, "label": "waitlist round (in-process)", "kind": "in-process"},
+    # Scale doctor 0 offers a visit type, tags part of its blocks with it and has a leave in
+    # the 14 days (prepare_round2_data).
     {
         "name": "availability_visit_types",
         "label": "GET doctors/{id}/availability/?visit_type",
         "kind": "read",
-        "pending": "visit types and templates (#18), leave (R2-5)",
     },
     # The FHIR Slot search and $find are rows of READS (fhir_slots, fhir_find).
-    {
-        "name": "portal_doctor",
-        "label": "GET /portal/doctors/<id>/?week",
-        "kind": "read",
-        "pending": "the portal (#24)",
-    },
-    {
-        "name": "portal_booking",
-        "label": "GET /portal/ booking page",
-        "kind": "read",
-        "pending": "the portal (#24)",
-    },
+    {"name": "portal_doctor", "label": "GET /portal/doctors/<id>/?week", "kind": "read"},
+    # The page a patient books from: their live hold, with a portal session cookie.
+    {"name": "portal_booking", "label": "GET /portal/holds/<id>/ (session)", "kind": "read"},
 ]
 R2_READS = [row["name"] for row in R2_ROWS if row["kind"] == "read" and "pending" not in row]
 LABELS = {
@@ -153,6 +145,9 @@ def server_environment(database_url: str) -> dict[str, str]:
             "THROTTLE_HOLD": unlimited,
             "THROTTLE_CALENDAR_FEED": unlimited,
             "HOLD_MAX_PER_PATIENT": "20",
+            # The hold behind the portal's booking page is made before the runs: it must
+            # stay live through them (a live hold renders the confirm form).
+            "HOLD_TTL_SECONDS": "7200",
             # Tokens are minted before the runs; they must outlive all of them.
             "JWT_ACCESS_MINUTES": "240",
             "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "bench")]),
@@ -300,19 +295,29 @@ def django_setup(env: dict[str, str]) -> None:
     django_setup.done = True
 
 
-def http(method: str, url: str, *, token: str | None = None, body: dict | None = None):
+def http(
+    method: str,
+    url: str,
+    *,
+    token: str | None = None,
+    body: dict | None = None,
+    cookie: str | None = None,
+    accept: str | None = None,
+):
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("Accept", "application/json")
+    request.add_header("Accept", accept or "application/json")
     if data is not None:
         request.add_header("Content-Type", "application/json")
     if token:
         request.add_header("Authorization", f"Bearer {token}")
+    if cookie:
+        request.add_header("Cookie", cookie)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             raw = response.read() or b"null"
             if not response.headers.get("Content-Type", "").startswith("application/json"):
-                return response.status, raw.decode(errors="replace")  # a calendar feed
+                return response.status, raw.decode(errors="replace")  # a feed, a page
             return response.status, json.loads(raw)
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode(errors="replace")
@@ -378,6 +383,7 @@ def build_plan(base: str, *, threads: int, max_bookings: int, plan_files: dict[s
         BOOKING: {"path": "/api/v1/appointments/"},
     }
 
+    visit_type_slug = prepare_round2_data(doctor, now=now)
     cap = settings.MAX_ACTIVE_APPOINTMENTS_PER_PATIENT
     hold_cap = settings.HOLD_MAX_PER_PATIENT
     earliest = now + datetime.timedelta(days=2)
@@ -444,12 +450,15 @@ def build_plan(base: str, *, threads: int, max_bookings: int, plan_files: dict[s
         plan_files[name].write_text("\n".join(lines) + "\n")
         planned[name] = len(lines)
 
-    # The round-2 reads: a scale doctor's day, the admin's statistics, a patient's feed.
+    # The round-2 reads: a scale doctor's day, the admin's statistics, a patient's feed, the
+    # portal's doctor page and the hold page a patient books from (a session cookie).
     from formats.services import calendar_feed_create
 
     patient = User.objects.get(email=patient_email)
     _, feed_token = calendar_feed_create(actor=patient, name="bench")
+    hold_id, session_cookie = portal_session_with_hold(patient, doctor, now=now)
     today = now.date()
+    monday = today + datetime.timedelta(days=7 - today.weekday())
     stats_window = {
         "from": (today - datetime.timedelta(days=30)).isoformat(),
         "to": today.isoformat(),
@@ -464,6 +473,18 @@ def build_plan(base: str, *, threads: int, max_bookings: int, plan_files: dict[s
                 "token": endpoints["admin_list"]["token"],
             },
             "calendar_feed": {"path": f"/calendar/{feed_token}.ics", "text": True},
+            "availability_visit_types": {
+                "path": f"/api/v1/doctors/{doctor.pk}/availability/?visit_type={visit_type_slug}"
+            },
+            "portal_doctor": {
+                "path": f"/portal/doctors/{doctor.pk}/?week={monday.isoformat()}",
+                "accept": "text/html",
+            },
+            "portal_booking": {
+                "path": f"/portal/holds/{hold_id}/",
+                "cookie": session_cookie,
+                "accept": "text/html",
+            },
         }
     )
     connections.close_all()
@@ -651,6 +672,73 @@ class CpuMeter:
         }
 
 
+def prepare_round2_data(doctor, *, now: datetime.datetime) -> str:
+    """Visit types and a leave for the measured scale doctor (seed_scale makes neither): the
+    doctor offers the demo's first consultation, every other free future block is tagged with
+    it (as a template for that type would have made them), and a two-day leave starts in four
+    days (leave_create, which withdraws the free blocks inside). Before the plans, so no plan
+    holds a withdrawn block. Returns the type's slug."""
+    from accounts.models import User
+    from scheduling.models import ACTIVE_STATUSES, Leave, TimeBlock, VisitType
+    from scheduling.seeding import DEMO_VISIT_TYPES
+    from scheduling.services import doctor_visit_types_set, leave_create
+
+    admin = User.objects.get(email="admin@demo.medappt")
+    visit_type = VisitType.objects.get(slug=DEMO_VISIT_TYPES[0][0])
+    doctor_visit_types_set(actor=admin, doctor=doctor, visit_types=[visit_type])
+    free = list(
+        TimeBlock.objects.filter(doctor=doctor, withdrawn_at__isnull=True, start__gte=now)
+        .exclude(appointments__status__in=ACTIVE_STATUSES)
+        .order_by("start")
+        .values_list("pk", flat=True)
+    )
+    TimeBlock.objects.filter(pk__in=free[::2]).update(visit_type=visit_type)
+    start = datetime.datetime.combine(
+        now.date() + datetime.timedelta(days=4), datetime.time(), tzinfo=datetime.UTC
+    )
+    if not Leave.objects.filter(doctor=doctor).exists():  # --reuse-db
+        leave_create(
+            actor=admin,
+            doctor=doctor,
+            start=start,
+            end=start + datetime.timedelta(days=2),
+            category=Leave.Category.VACATION,
+            note="bench",
+        )
+    return visit_type.slug
+
+
+def portal_session_with_hold(patient, doctor, *, now: datetime.datetime) -> tuple[int, str]:
+    """A live hold of the measured patient (slot_hold_create) on a free block of their doctor
+    sooner than any plan's (plans take blocks two days ahead or more), and a portal session
+    for them (Django's test client's force_login: a session row signed with the server's
+    key); returns the hold's id and the Cookie header."""
+    from django.conf import settings
+    from django.test import Client
+
+    from scheduling.models import ACTIVE_STATUSES, TimeBlock
+    from scheduling.services import slot_hold_create
+
+    block = (
+        TimeBlock.objects.filter(
+            doctor=doctor,
+            withdrawn_at__isnull=True,
+            start__gte=now + datetime.timedelta(hours=3),
+            start__lt=now + datetime.timedelta(days=2),
+        )
+        .exclude(appointments__status__in=ACTIVE_STATUSES)
+        .order_by("start")
+        .first()
+    )
+    if block is None:
+        raise SystemExit("no free block of the measured doctor in the next two days to hold")
+    hold = slot_hold_create(actor=patient, patient=patient, time_block=block)
+    client = Client()
+    client.force_login(patient)
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    return hold.pk, f"{settings.SESSION_COOKIE_NAME}={session}"
+
+
 def wrk(url: str, script: str, *, args, seconds: float, extra_env: dict[str, str]) -> dict:
     env = {**os.environ, "BENCH_LUA_DIR": str(LUA), **extra_env}
     command = [
@@ -694,6 +782,8 @@ def wrk(url: str, script: str, *, args, seconds: float, extra_env: dict[str, str
 def run_scale(args, env: dict[str, str], doctors: int) -> dict:
     print(f"\n=== N = {doctors} doctors ===")
     seed_seconds = prepare_database(args, env, doctors)
+    # The portal's pages need the static files' manifest without DEBUG (as in production).
+    manage(env, "collectstatic", "--noinput", "-v", "0")
     base = f"http://127.0.0.1:{args.port}"
     server = start_server(
         env, port=args.port, workers=args.workers, log=RESULTS / f"gunicorn-{doctors}.log"
@@ -747,10 +837,20 @@ def run_scale(args, env: dict[str, str], doctors: int) -> dict:
         check_same_answer(base, endpoints, "patient_list_floor", "patient_list")
         for name in [CEILING, *FLOORS, *READS, *R2_READS]:
             endpoint = endpoints[name]
-            status, body = http("GET", base + endpoint["path"], token=endpoint.get("token"))
+            status, body = http(
+                "GET",
+                base + endpoint["path"],
+                token=endpoint.get("token"),
+                cookie=endpoint.get("cookie"),
+                accept=endpoint.get("accept"),
+            )
             if status != endpoint.get("expect", 200):
                 raise SystemExit(f"{name}: GET {endpoint['path']} answered {status}: {body}")
-            token_env = {"BENCH_TOKEN": endpoint.get("token", "")}
+            token_env = {
+                "BENCH_TOKEN": endpoint.get("token", ""),
+                "BENCH_COOKIE": endpoint.get("cookie", ""),
+                "BENCH_ACCEPT": endpoint.get("accept", "application/json"),
+            }
             results[name] = measure(name, "read.lua", token_env, warmup=True)
             results[name]["count"] = (
                 body.get("count", body.get("total")) if isinstance(body, dict) else None
@@ -789,7 +889,9 @@ def run_scale(args, env: dict[str, str], doctors: int) -> dict:
             "seconds": args.duration,
             "warmup_seconds": args.warmup,
         },
-        "endpoints": {name: {**endpoints[name], "token": None} for name in endpoints},
+        "endpoints": {
+            name: {**endpoints[name], "token": None, "cookie": None} for name in endpoints
+        },
         "results": results,
     }
 

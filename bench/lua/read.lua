@@ -1,10 +1,15 @@
--- GET the URL given to wrk, with `Authorization: Bearer $BENCH_TOKEN` when that is set.
+-- GET the URL given to wrk, with `Authorization: Bearer $BENCH_TOKEN` when that is set, or
+-- `Cookie: $BENCH_COOKIE` (a portal session) and an HTML Accept when that is set.
 local common = dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
 local token = os.getenv("BENCH_TOKEN")
 if token and token ~= "" then
   wrk.headers["Authorization"] = "Bearer " .. token
 end
-wrk.headers["Accept"] = "application/json"
+local cookie = os.getenv("BENCH_COOKIE")
+if cookie and cookie ~= "" then
+  wrk.headers["Cookie"] = cookie
+end
+wrk.headers["Accept"] = os.getenv("BENCH_ACCEPT") or "application/json"
 
 local threads = {}
 function setup(thread)
