@@ -416,10 +416,6 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# A redis:// broker goes through core/broker.py: kombu's Redis transport, reusing one client
-# per connection pool for publishing instead of building one per message (issue #25).
-if CELERY_BROKER_URL.startswith("redis://"):
-    CELERY_BROKER_TRANSPORT = "core.broker:Transport"
 # No task uses a countdown or an ETA (retries due later live in the database), so an
 # unacknowledged task is redelivered after this many seconds.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
