@@ -227,7 +227,10 @@ def test_mismatched_suspended_and_overlapping_patients_get_no_offer(
 ):
     zone_start = block_x.start.astimezone(timezone.get_current_timezone())
     wrong_day = wait_for(PatientFactory(), doctor_d, weekdays=[(zone_start.weekday() + 1) % 7])
-    late = (zone_start + datetime.timedelta(hours=1)).time().strftime("%H:%M")
+    # An hour after the start, but never past midnight (a 23:00 block would wrap to 00:00,
+    # which the block fits: the factory's hour depends on how many blocks came before).
+    an_hour_later = zone_start + datetime.timedelta(hours=1)
+    late = "23:59" if an_hour_later.date() != zone_start.date() else an_hour_later.strftime("%H:%M")
     too_early = wait_for(PatientFactory(), doctor_d, time_from=late)
     suspended = PatientFactory()
     wait_for(suspended, doctor_d)
