@@ -30,6 +30,7 @@ def _page(
     error: str | None = None,
     status: int = 200,
     form: WaitlistJoinForm | None = None,
+    doctor: User | None = None,
 ) -> HttpResponse:
     entries = selectors.waitlist_entry_list_visible_to(user=request.user).select_related(
         "doctor", "visit_type"
@@ -51,6 +52,8 @@ def _page(
         "error": error,
         "now": timezone.now(),
         "join_form": form,
+        # A refused post of a doctor's page form comes back here: it stays that doctor's.
+        "join_doctor": doctor,
     }
     return page(request, "portal/waitlist.html", context, status=status)
 
@@ -77,7 +80,7 @@ def waitlist(request: HttpRequest) -> HttpResponse:
     doctor = _doctor(request.POST.get("doctor", ""))
     form = WaitlistJoinForm(request.POST)
     if not form.is_valid():
-        return _page(request, form=form, status=400)
+        return _page(request, form=form, doctor=doctor, status=400)
     data = form.cleaned_data
     url = reverse("portal:waitlist")
     answer = keyed_write(
@@ -104,7 +107,7 @@ def waitlist(request: HttpRequest) -> HttpResponse:
     message, errors = refusal(answer.data)
     for name, messages in errors.items():
         form.add_error(name if name in form.fields else None, messages)
-    return _page(request, error=message, form=form, status=answer.status_code)
+    return _page(request, error=message, form=form, doctor=doctor, status=answer.status_code)
 
 
 @require_POST

@@ -277,6 +277,13 @@ def test_the_doctor_page_form_takes_the_optional_fields(patient, patient_web, ca
     assert joined.status_code == 303
     entry = WaitlistEntry.objects.get(patient=patient)
     assert (entry.doctor, entry.specialty, entry.weekdays) == (cardiologist, "", [4])
+    refused = patient_web.post(
+        "/portal/waitlist/", {**form, "doctor": cardiologist.pk, "idempotency_key": "d2"}
+    )
+    assert refused.status_code == 409  # the same doctor again: the form stays that doctor's
+    assert f'name="doctor" value="{cardiologist.pk}"'.encode() in refused.content
+    assert b"Waiting for Grace Hopper" in refused.content
+    assert b'id="id_specialty"' not in refused.content
 
 
 # --- the doctor's visit types --------------------------------------------------------------
