@@ -6,9 +6,12 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import E164_VALIDATOR
+from scheduling.models import VisitType
+from scheduling.selectors import visit_type_list_visible_to
 
 
 class PortalForm(forms.Form):
@@ -148,8 +151,49 @@ class ReviewForm(PortalForm):
 
 
 class WaitlistJoinForm(PortalForm):
+    """A waitlist entry's fields (DESIGN-R2 R2-11) but the doctor (a hidden field on the
+    doctor's page): the specialty (when no doctor is named), the optional visit type, the
+    dates, and the optional weekdays and time range. The service checks the rules."""
+
+    specialty = forms.CharField(label=_("Specialty"), required=False, max_length=100)
+    visit_type = forms.ChoiceField(label=_("Type of visit (optional)"), required=False)
     date_from = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label=_("To"), widget=forms.DateInput(attrs={"type": "date"}))
+    weekdays = forms.TypedMultipleChoiceField(
+        label=_("Only on these days (optional)"),
+        required=False,
+        coerce=int,
+        choices=sorted(WEEKDAYS.items()),
+        widget=forms.CheckboxSelectMultiple,
+    )
+    time_from = forms.TimeField(
+        label=_("Not before (optional)"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}),
+    )
+    time_to = forms.TimeField(
+        label=_("Not after (optional)"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}),
+    )
+
+    def __init__(self, *args, visit_types: list[VisitType] | None = None, **kwargs) -> None:
+        """`visit_types`: the ones to offer (a doctor's); default every active one."""
+        super().__init__(*args, **kwargs)
+        if visit_types is None:
+            visit_types = list(visit_type_list_visible_to(user=None))
+        self.visit_types = {vt.slug: vt for vt in visit_types}
+        self.fields["visit_type"].choices = [
+            ("", _("Any")),
+            *((vt.slug, vt.name) for vt in visit_types),
+        ]
+
+    def clean_visit_type(self) -> VisitType | None:
+        return self.visit_types.get(self.cleaned_data["visit_type"])
+
+
+class ReviewVoteForm(PortalForm):
+    value = forms.TypedChoiceField(coerce=int, choices=[(1, "1"), (-1, "-1")])
 
 
 class CalendarFeedForm(PortalForm):

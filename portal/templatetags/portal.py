@@ -9,6 +9,7 @@ from django import template
 from django.template.defaultfilters import date as date_filter
 from django.template.defaultfilters import time as time_filter
 from django.utils import timezone
+from django.utils.dates import WEEKDAYS
 from django.utils.html import format_html
 from django.utils.translation import pgettext_lazy
 
@@ -46,6 +47,12 @@ def day_name(value: datetime.date | datetime.datetime | None) -> str:
     if isinstance(value, datetime.datetime):
         value = timezone.localtime(value)
     return f"{date_filter(value, 'l')}, {date_filter(value, 'MONTH_DAY_FORMAT')}"
+
+
+@register.filter
+def weekday_names(days: list[int]) -> str:
+    """A waitlist entry's weekdays (0 = Monday) by name, in the active language."""
+    return ", ".join(str(WEEKDAYS[day]) for day in days if day in WEEKDAYS)
 
 
 # The appointment statuses as a patient reads them (the model's labels are the API's, in

@@ -4,7 +4,7 @@ and a doctor's confirm."""
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
@@ -22,8 +22,10 @@ from scheduling.models import (
     GENERAL_VISIT_TYPE,
     PATIENT_CANCELLABLE,
     Appointment,
+    Review,
     TimeBlock,
 )
+from scheduling.services.reviews import EDIT_WINDOW
 
 PAST_SHOWN = 20
 
@@ -61,6 +63,9 @@ def appointment_list(request: HttpRequest) -> HttpResponse:
 def _detail_context(request: HttpRequest, appointment: Appointment) -> dict:
     is_patient = request.user.pk == appointment.patient_id
     movable = appointment.status in PATIENT_CANCELLABLE
+    review = (
+        selectors.review_list_visible_to(user=request.user).filter(appointment=appointment).first()
+    )
     return {
         "appointment": appointment,
         "is_patient": is_patient,
@@ -70,11 +75,17 @@ def _detail_context(request: HttpRequest, appointment: Appointment) -> dict:
         "notice_hours": settings.CANCELLATION_NOTICE_HOURS,
         "cancel_form": CancelForm(),
         "booked": request.GET.get("booked") == "1",
-        "review": selectors.review_list_visible_to(user=request.user)
-        .filter(appointment=appointment)
-        .first(),
+        "review": review,
         "can_review": is_patient and appointment.status == Appointment.Status.COMPLETED,
         "review_form": ReviewForm(),
+        # The author may change or remove it for EDIT_WINDOW (the service decides; the page
+        # only stops offering the forms after it).
+        "can_edit_review": review is not None
+        and review.author_id == request.user.pk
+        and timezone.now() - review.created_at <= EDIT_WINDOW,
+        "review_edit_form": ReviewForm(
+            initial={"rating": review.rating, "comment": review.comment} if review else None
+        ),
     }
 
 
@@ -209,3 +220,75 @@ def appointment_review(request: HttpRequest, appointment_id: int) -> HttpRespons
     if answer.status_code == 303:
         return see_other(answer.data["location"])
     return _refused(request, appointment, answer, form, "review_form")
+
+
+def _own_review(request: HttpRequest, review_id: int) -> Review:
+    """The signed-in patient's own review (another's, or a hidden one of another, is 404)."""
+    return get_object_or_404(
+        selectors.review_list_visible_to(user=request.user)
+        .filter(author=request.user)
+        .select_related("appointment"),
+        pk=review_id,
+    )
+
+
+def _gone_with(write):
+    """A review deleted by a concurrent request is 404 (as in the API)."""
+
+    def run() -> str:
+        try:
+            return write()
+        except Review.DoesNotExist as error:
+            raise Http404 from error
+
+    return run
+
+
+@require_POST
+@portal_user_required(PATIENT)
+def review_edit(request: HttpRequest, review_id: int) -> HttpResponse:
+    """review_update: the author changes the rating or the comment (for 7 days)."""
+    review = _own_review(request, review_id)
+    appointment = review.appointment
+    form = ReviewForm(request.POST)
+    if not form.is_valid():
+        context = _detail_context(request, appointment)
+        context["review_edit_form"] = form
+        return page(request, "portal/appointment_detail.html", context, status=400)
+    url = reverse("portal:appointment", args=[appointment.pk]) + "?reviewed=1"
+    answer = keyed_write(
+        request,
+        _gone_with(
+            lambda: (
+                services.review_update(
+                    actor=request.user,
+                    review=review,
+                    rating=form.cleaned_data["rating"],
+                    comment=form.cleaned_data["comment"],
+                )
+                and url
+            )
+        ),
+        lambda record: url,
+    )
+    if answer.status_code == 303:
+        return see_other(answer.data["location"])
+    return _refused(request, appointment, answer, form, "review_edit_form")
+
+
+@require_POST
+@portal_user_required(PATIENT)
+def review_delete(request: HttpRequest, review_id: int) -> HttpResponse:
+    """review_delete: the author removes the review (for 7 days; its votes go with it)."""
+    review = _own_review(request, review_id)
+    appointment = review.appointment
+    url = reverse("portal:appointment", args=[appointment.pk]) + "?review_deleted=1"
+
+    def write() -> str:
+        services.review_delete(actor=request.user, review=review)
+        return url
+
+    answer = keyed_write(request, _gone_with(write), lambda record: url)
+    if answer.status_code == 303:
+        return see_other(answer.data["location"])
+    return _refused(request, appointment, answer)

@@ -37,10 +37,14 @@ class Week:
         return not any(day.slots for day in self.days)
 
 
-def week_monday(request: HttpRequest, first_free_of: int | None = None) -> datetime.date:
+def week_monday(
+    request: HttpRequest,
+    first_free_of: int | None = None,
+    visit_type: VisitTypeChoice | None = None,
+) -> datetime.date:
     """The Monday of `?week=YYYY-MM-DD` (any day of it), from this week to MAX_WEEKS_AHEAD;
-    without it, the week of the next bookable slot of doctor `first_free_of` (else this
-    week). A malformed date is 400."""
+    without it, the week of the next bookable slot of doctor `first_free_of` (of `visit_type`
+    when given; else this week). A malformed date is 400."""
     today = clinic_today()
     this_monday = today - datetime.timedelta(days=today.weekday())
     raw = request.GET.get("week", "")
@@ -50,6 +54,7 @@ def week_monday(request: HttpRequest, first_free_of: int | None = None) -> datet
                 doctor_id=first_free_of,
                 start=timezone.now(),
                 end=clinic_day_bounds(this_monday + datetime.timedelta(weeks=MAX_WEEKS_AHEAD))[0],
+                visit_type=visit_type,
             )
             .values_list("start", flat=True)
             .first()

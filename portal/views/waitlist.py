@@ -2,54 +2,101 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.models import User
 from portal.access import PATIENT, portal_user_required
 from portal.forms import WaitlistJoinForm
 from portal.keyed import keyed_write, see_other
 from portal.views.common import page, refusal
 from scheduling import selectors
+from scheduling.day import clinic_today
 from scheduling.services.waitlist import waitlist_entry_cancel, waitlist_entry_create
 from scheduling.services.waitlist_offers import waitlist_offer_accept, waitlist_offer_decline
 
 OFFERS_SHOWN = 10
+WAITLIST_DEFAULT_DAYS = 30
 
 
-def _page(request: HttpRequest, *, error: str | None = None, status: int = 200) -> HttpResponse:
-    entries = selectors.waitlist_entry_list_visible_to(user=request.user).select_related("doctor")
+def _page(
+    request: HttpRequest,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    form: WaitlistJoinForm | None = None,
+    doctor: User | None = None,
+) -> HttpResponse:
+    entries = selectors.waitlist_entry_list_visible_to(user=request.user).select_related(
+        "doctor", "visit_type"
+    )
     offers = selectors.waitlist_offer_list_visible_to(user=request.user).select_related(
         "time_block__doctor"
     )[:OFFERS_SHOWN]
-    context = {"entries": entries, "offers": offers, "error": error, "now": timezone.now()}
+    if form is None:
+        today = clinic_today()
+        form = WaitlistJoinForm(
+            initial={
+                "date_from": today,
+                "date_to": today + datetime.timedelta(days=WAITLIST_DEFAULT_DAYS),
+            }
+        )
+    context = {
+        "entries": entries,
+        "offers": offers,
+        "error": error,
+        "now": timezone.now(),
+        "join_form": form,
+        # A refused post of a doctor's page form comes back here: it stays that doctor's.
+        "join_doctor": doctor,
+    }
     return page(request, "portal/waitlist.html", context, status=status)
+
+
+def _doctor(raw: str) -> User | None:
+    """The public doctor named by the form's `doctor` (an unknown one is 404); None without."""
+    if not raw:
+        return None
+    return get_object_or_404(
+        selectors.doctor_list_public(ratings=False),
+        user_id=int(raw) if raw.isdigit() and len(raw) <= 18 else 0,
+    ).user
 
 
 @require_http_methods(["GET", "POST"])
 @portal_user_required(PATIENT)
 def waitlist(request: HttpRequest) -> HttpResponse:
-    """GET: the patient's entries and offers; POST `doctor`, `date_from`, `date_to`: wait for
-    a free time of that doctor (waitlist_entry_create: its limits and 409s)."""
+    """GET: the patient's entries and offers, and the form to wait for a specialty; POST
+    `doctor` (the form on a doctor's page) or `specialty`, with `date_from`, `date_to` and the
+    optional `visit_type` (a slug), `weekdays`, `time_from`, `time_to`: join
+    (waitlist_entry_create: its rules, limits and 409s)."""
     if request.method == "GET":
         return _page(request)
+    doctor = _doctor(request.POST.get("doctor", ""))
     form = WaitlistJoinForm(request.POST)
-    raw = request.POST.get("doctor", "")
-    doctor = get_object_or_404(
-        selectors.doctor_list_public(ratings=False),
-        user_id=int(raw) if raw.isdigit() and len(raw) <= 18 else 0,
-    ).user
     if not form.is_valid():
-        errors = " ".join(m for msgs in form.errors.values() for m in msgs)
-        return _page(request, error=errors, status=400)
+        return _page(request, form=form, doctor=doctor, status=400)
+    data = form.cleaned_data
     url = reverse("portal:waitlist")
     answer = keyed_write(
         request,
         lambda: (
             waitlist_entry_create(
-                actor=request.user, patient=request.user, doctor=doctor, **form.cleaned_data
+                actor=request.user,
+                patient=request.user,
+                doctor=doctor,
+                specialty=data["specialty"],
+                date_from=data["date_from"],
+                date_to=data["date_to"],
+                weekdays=data["weekdays"],
+                time_from=data["time_from"],
+                time_to=data["time_to"],
+                visit_type=data["visit_type"],
             )
             and url
         ),
@@ -58,8 +105,9 @@ def waitlist(request: HttpRequest) -> HttpResponse:
     if answer.status_code == 303:
         return see_other(answer.data["location"])
     message, errors = refusal(answer.data)
-    error = message or " ".join(m for msgs in errors.values() for m in msgs)
-    return _page(request, error=error, status=answer.status_code)
+    for name, messages in errors.items():
+        form.add_error(name if name in form.fields else None, messages)
+    return _page(request, error=message, form=form, doctor=doctor, status=answer.status_code)
 
 
 @require_POST

@@ -11,16 +11,19 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from scheduling.models import Appointment
-from scheduling.services import slot_hold_create
+from scheduling.services import review_create, slot_hold_create
 from tests.support.factories import (
     DEFAULT_PASSWORD,
     AdminFactory,
+    CompletedAppointmentFactory,
     ConfirmedAppointmentFactory,
     DoctorFactory,
+    DoctorVisitTypeFactory,
     PatientFactory,
     PendingAppointmentFactory,
     StaffFactory,
     TimeBlockFactory,
+    VisitTypeFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -248,6 +251,33 @@ def test_the_doctor_page_costs_the_same_queries_for_more_slots(
         TimeBlockFactory(doctor=cardiologist, start=first.start + datetime.timedelta(hours=hour))
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert web.get(url).status_code == 200
+
+
+def test_the_doctor_page_costs_the_same_queries_for_more_visit_types_and_reviews(
+    patient_web, cardiologist, django_assert_max_num_queries
+):
+    """The offered types are one query, the narrowed week one more (the slug); the reviews
+    with the viewer's own votes one."""
+    follow_up = VisitTypeFactory(slug="follow-up")
+    DoctorVisitTypeFactory(doctor=cardiologist, visit_type=follow_up)
+    first = TimeBlockFactory(doctor=cardiologist, visit_type=follow_up)
+    url = f"/portal/doctors/{cardiologist.pk}/?visit_type=follow-up"
+    with django_assert_max_num_queries(12) as few:
+        assert patient_web.get(url).status_code == 200
+    for hour in range(1, 6):
+        offered = VisitTypeFactory()
+        DoctorVisitTypeFactory(doctor=cardiologist, visit_type=offered)
+        TimeBlockFactory(
+            doctor=cardiologist,
+            start=first.start + datetime.timedelta(hours=hour),
+            visit_type=follow_up if hour % 2 else offered,
+        )
+        visit = CompletedAppointmentFactory(doctor=cardiologist)
+        review_create(actor=visit.patient, appointment=visit, rating=hour)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        page = patient_web.get(url)
+    assert page.content.count(b"/vote/") == 10  # five reviews, two votes each
+    assert page.content.count(b'name="time_block"') == 4
 
 
 def test_the_doctors_day_checks_in_and_completes(doctor, doctor_web):

@@ -17,9 +17,18 @@ import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
 
-from scheduling.models import Appointment, DoctorVisitType, VisitType
+from scheduling.models import (
+    Appointment,
+    DoctorVisitType,
+    Review,
+    ReviewVote,
+    VisitType,
+    WaitlistEntry,
+)
+from scheduling.services import review_create
 from tests.support.factories import (
     DEFAULT_PASSWORD,
+    CompletedAppointmentFactory,
     ConfirmedAppointmentFactory,
     DoctorFactory,
     PatientFactory,
@@ -379,3 +388,62 @@ def test_doctors_day_check_in_and_complete(browser, site):
         tab.close()
     appointment.refresh_from_db()
     assert appointment.status == "completed"
+
+
+# Review edit and vote; the waitlist by specialty (issue #24's remaining gaps) ------------
+@pytest.mark.django_db(transaction=True)
+def test_review_edit_vote_and_the_waitlist_by_specialty(browser, site):
+    doctor, _ = doctor_with_slots(first_name="Grace", last_name="Hopper")
+    patient = PatientFactory()
+    visit = CompletedAppointmentFactory(patient=patient, doctor=doctor)
+    mine = review_create(actor=patient, appointment=visit, rating=5, comment="Kind")
+    other_visit = CompletedAppointmentFactory(doctor=doctor)
+    theirs = review_create(
+        actor=other_visit.patient, appointment=other_visit, rating=4, comment="On time"
+    )
+    tab = Tab(browser, site)
+    page = tab.page
+    try:
+        tab.sign_in(patient.email)
+        tab.go(f"/portal/appointments/{visit.pk}/")
+        page.get_by_label("Your rating").select_option("3")
+        page.get_by_label("Comment (optional)").fill("Kind, but late")
+        page.get_by_role("button", name="Save the changes").click()
+        sync_api.expect(page.locator(".notice")).to_contain_text("Your review is changed.")
+        tab.check("review-edit")
+
+        tab.go(f"/portal/doctors/{doctor.pk}/")
+        helpful = page.locator(f"#review-{theirs.pk}").get_by_role(
+            "button", name="Helpful", exact=True
+        )
+        helpful.click()
+        sync_api.expect(
+            page.locator(f"#review-{theirs.pk}").get_by_role("button", name="Helpful", exact=True)
+        ).to_have_attribute("aria-pressed", "true")
+        tab.check("doctor-reviews")
+
+        tab.go("/portal/waitlist/")
+        form = page.locator("#join-form")
+        form.get_by_label("Specialty").fill("Cardiology")
+        form.get_by_label("Type of visit (optional)").select_option("follow-up")
+        form.get_by_label("Monday").check()
+        form.get_by_label("Not before (optional)").fill("12:00")
+        form.get_by_label("Not after (optional)").fill("09:00")
+        form.get_by_role("button", name="Join the waiting list").click()
+        time_to = page.locator("#join-form").get_by_label("Not after (optional)")
+        sync_api.expect(time_to).to_have_attribute("aria-invalid", "true")
+        sync_api.expect(page.locator("#id_time_to-error")).to_contain_text("after the start")
+        tab.check("waitlist-error")
+        page.locator("#join-form").get_by_label("Not before (optional)").fill("09:00")
+        time_to.fill("12:00")
+        page.locator("#join-form").get_by_role("button", name="Join the waiting list").click()
+        sync_api.expect(page.locator("main")).to_contain_text("Cardiology (Follow-up)")
+        tab.check("waitlist")
+    finally:
+        tab.close()
+    mine = Review.objects.get(pk=mine.pk)
+    assert (mine.rating, mine.comment) == (3, "Kind, but late")
+    assert ReviewVote.objects.get(review=theirs, voter=patient).value == 1
+    entry = WaitlistEntry.objects.get(patient=patient)
+    assert (entry.specialty, entry.weekdays) == ("Cardiology", [0])
+    assert (entry.time_from, entry.time_to) == (datetime.time(9), datetime.time(12))
