@@ -16,6 +16,7 @@ from tests.support.factories import (
     PendingAppointmentFactory,
     TimeBlockFactory,
     VisitTypeFactory,
+    in_days,
 )
 
 pytestmark = pytest.mark.django_db
@@ -58,7 +59,8 @@ def test_the_week_names_a_slot_of_a_visit_type(web, cardiologist, follow_up):
 def test_a_visit_moves_only_to_a_block_of_its_own_type(
     patient, patient_web, cardiologist, follow_up
 ):
-    booked = TimeBlockFactory(doctor=cardiologist, visit_type=follow_up)
+    # Same day, morning hours: the three blocks are in one week whatever the day.
+    booked = TimeBlockFactory(doctor=cardiologist, start=in_days(3, hour=8), visit_type=follow_up)
     appointment = PendingAppointmentFactory(
         time_block=booked, patient=patient, visit_type=follow_up
     )
@@ -77,7 +79,7 @@ def test_a_visit_moves_only_to_a_block_of_its_own_type(
 
 
 def test_the_doctors_week_shows_no_slot_inside_a_leave(web, cardiologist):
-    free = TimeBlockFactory(doctor=cardiologist)
+    free = TimeBlockFactory(doctor=cardiologist, start=in_days(3, hour=8))
     inside = TimeBlockFactory(doctor=cardiologist, start=free.start + 2 * HOUR)
     Leave.objects.create(
         doctor=cardiologist,
